@@ -4,9 +4,8 @@ export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
     benchmark: { include: ["test/bench/**/*.bench.ts"] },
-    // Namespace tests share host-wide resources (netns names, veths); keep files serial
-    // where they opt in via their own locks, but allow parallel unit files.
-    testTimeout: 30_000,
+    reporters: ["default", "./test/support/summary-reporter.ts"],
+    testTimeout: 60_000,
     hookTimeout: 60_000,
   },
 });

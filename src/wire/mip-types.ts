@@ -11,6 +11,12 @@ export interface MipCodecOptions {
   readonly ipv6HoaType: number;
   /** RFC 6245 GRE Key extension (IANA 48). */
   readonly greKeyType: number;
+  /**
+   * Non-skippable types (< 128) that arrive in the RFC 3344 1.10 long format and
+   * that a consumer of the parse handles (kept as `kind: "long"`). A type not
+   * listed and not known is "unknown-nonskippable-extension". Absent = none.
+   */
+  readonly longTypes?: readonly number[];
 }
 
 export const MIP_UDP_PORT = 434;
@@ -32,6 +38,8 @@ export const MipExtensionType = {
 } as const;
 
 export type MipExtension =
+  /** RFC 3344 1.8 type 0: a single byte with neither Length nor Data. */
+  | { readonly kind: "padding" }
   | { readonly kind: "mn-nai"; readonly nai: string }
   /** MN-HA (32), MN-FA (33), FA-HA (34): SPI + authenticator (16 bytes for HMAC-MD5). */
   | { readonly kind: "auth"; readonly type: number; readonly spi: number; readonly authenticator: Uint8Array }
@@ -42,6 +50,8 @@ export type MipExtension =
   | { readonly kind: "ipv6-hoa"; readonly unique: boolean; readonly hoa: Uint8Array | null }
   /** RFC 6245: short format, sub-type 0, 2 reserved bytes, 32-bit key (length 7). */
   | { readonly kind: "gre-key"; readonly key: number }
+  /** RFC 3344 1.10 long format (a type listed in MipCodecOptions.longTypes): data after the 16-bit Length. */
+  | { readonly kind: "long"; readonly type: number; readonly subType: number; readonly data: Uint8Array }
   /** Any other extension: kept as its raw body (after type and length), so re-encoding is exact. */
   | { readonly kind: "unknown"; readonly type: number; readonly body: Uint8Array };
 

@@ -1,0 +1,189 @@
+// The operator-facing configuration file (JSON), its schema, and its conversion
+// into what the engine and the io adapters take. Every problem is reported with
+// its path; nothing is half-applied: a config either validates whole or is refused.
+import { z } from "zod";
+import { DEFAULT_HOLD_CAPS, DEFAULT_REGISTRATION_TIMING } from "../core/config.ts";
+import type { EngineConfig } from "../core/config.ts";
+import { parseIpv4 } from "../wire/ipv4-address.ts";
+import { parseMac } from "../wire/mac.ts";
+import { checkMipCodecOptions, DEFAULT_MIP_CODEC_OPTIONS } from "../wire/mip-extension.ts";
+import { isReservedSpi } from "../wire/mip-auth.ts";
+
+const ipv4 = z.string().refine((s) => parseIpv4(s) !== null, { message: "not a dotted-quad IPv4 address" });
+const mac = z.string().refine((s) => parseMac(s) !== null, { message: "not a MAC address (aa:bb:cc:dd:ee:ff)" });
+const ifname = z.string().regex(/^[A-Za-z0-9_.:-]{1,15}$/, "not an interface name (1-15 characters)");
+/** Key material: "hex:..." or "file:/path" (the file holds hex). Never logged. */
+const secret = z.string().regex(/^(hex:([0-9a-fA-F]{2}){1,64}|file:\/.+)$/, "must be hex:<even-length hex, 1-64 bytes> or file:/absolute/path");
+
+const realm = z
+  .object({
+    realm: z.string().min(1).max(253),
+    homeAgent: ipv4,
+    spi: z.number().int().min(0).max(0xffffffff).refine((s) => !isReservedSpi(s), { message: "SPI 0-255 is reserved (RFC 5944 1.6): use 256 or more" }),
+    key: secret,
+  })
+  .strict();
+
+const careOf = z.discriminatedUnion("mode", [
+  z.object({ mode: z.literal("pool"), addresses: z.array(ipv4).min(1).max(65536) }).strict(),
+  z
+    .object({
+      mode: z.literal("shared"),
+      address: ipv4,
+      greKeys: z.object({ first: z.number().int().min(0).max(0xffffffff), count: z.number().int().min(1).max(1 << 24) }).strict().default({ first: 0x10000, count: 1 << 20 }),
+    })
+    .strict(),
+]);
+
+const registration = z
+  .object({
+    lifetimeS: z.number().int().min(10).max(65534).default(DEFAULT_REGISTRATION_TIMING.lifetimeS),
+    initialTimeoutMs: z.number().int().min(1000, "RFC 5944 3.6.3: at least 1 s between requests").max(60_000).default(DEFAULT_REGISTRATION_TIMING.initialTimeoutMs),
+    backoffFactor: z.number().min(1).max(4).default(DEFAULT_REGISTRATION_TIMING.backoffFactor),
+    maxTimeoutMs: z.number().int().min(1000).max(600_000).default(DEFAULT_REGISTRATION_TIMING.maxTimeoutMs),
+    maxTries: z.number().int().min(1).max(20).default(DEFAULT_REGISTRATION_TIMING.maxTries),
+    jitter: z.number().min(0).max(1).default(DEFAULT_REGISTRATION_TIMING.jitter),
+    refreshFraction: z.number().min(0.1).max(0.95).default(DEFAULT_REGISTRATION_TIMING.refreshFraction),
+    refreshJitter: z.number().min(0).max(0.5).default(DEFAULT_REGISTRATION_TIMING.refreshJitter),
+    holdOffMs: z.number().int().min(0).max(3_600_000).default(DEFAULT_REGISTRATION_TIMING.holdOffMs),
+    deregistrationTries: z.number().int().min(1).max(10).default(DEFAULT_REGISTRATION_TIMING.deregistrationTries),
+  })
+  .strict()
+  .refine((r) => r.refreshFraction - r.refreshJitter > 0.05, { message: "refreshFraction - refreshJitter must stay above 0.05" })
+  .prefault({});
+
+const hold = z
+  .object({
+    framesPerMn: z.number().int().min(0).max(4096).default(DEFAULT_HOLD_CAPS.framesPerMn),
+    bytesPerMn: z.number().int().min(0).max(16 << 20).default(DEFAULT_HOLD_CAPS.bytesPerMn),
+    framesTotal: z.number().int().min(0).max(1 << 20).default(DEFAULT_HOLD_CAPS.framesTotal),
+    bytesTotal: z.number().int().min(0).max(1 << 30).default(DEFAULT_HOLD_CAPS.bytesTotal),
+  })
+  .strict()
+  .prefault({});
+
+export const configSchema = z
+  .object({
+    /** Revision of this config, echoed in acknowledgements and logs. */
+    revision: z.number().int().min(0).default(0),
+    nodeId: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, "1-64 characters of A-Z a-z 0-9 _ . -"),
+    access: z
+      .object({
+        interface: ifname,
+        /** The access interface's MAC, if it should not be read from the interface. */
+        mac: mac.optional(),
+        /** Receive frames addressed to other MACs (the HA's, learned by MNs from its RA). */
+        promiscuous: z.boolean().default(true),
+      })
+      .strict(),
+    uplink: z.object({ interface: ifname }).strict(),
+    careOf,
+    realms: z.array(realm).min(1).max(1024),
+    identity: z
+      .object({
+        derivedRealm: z.string().min(1).max(253),
+        provisioned: z.record(mac, z.string().min(1).max(255)).default({}),
+      })
+      .strict(),
+    registration,
+    revocationSupport: z.boolean().default(true),
+    extensionTypes: z
+      .object({
+        ipv6HoaRequest: z.number().int().min(1).max(255).default(DEFAULT_MIP_CODEC_OPTIONS.ipv6HoaRequestType),
+        ipv6Hoa: z.number().int().min(1).max(255).default(DEFAULT_MIP_CODEC_OPTIONS.ipv6HoaType),
+        greKey: z.number().int().min(1).max(255).default(DEFAULT_MIP_CODEC_OPTIONS.greKeyType),
+      })
+      .strict()
+      .prefault({}),
+    limits: z
+      .object({
+        maxSessions: z.number().int().min(1).max(1_000_000).default(100_000),
+        hold,
+        maxLearnedAddresses: z.number().int().min(0).max(64).default(8),
+      })
+      .strict()
+      .prefault({}),
+    idleTimeoutS: z.number().int().min(0).max(86_400).default(0),
+    dadFailureWindowS: z.number().int().min(1).max(600).default(10),
+    tunnel: z
+      .object({
+        ttl: z.number().int().min(1).max(255).default(64),
+        /** RFC 4213 3.2: DF clear by default; the MN's MTU comes from the HA's RA. */
+        dontFragment: z.boolean().default(false),
+      })
+      .strict()
+      .prefault({}),
+    log: z.object({ level: z.enum(["fatal", "error", "warn", "info", "debug", "trace"]).default("info") }).strict().prefault({}),
+    shutdown: z.object({ deregister: z.boolean().default(true) }).strict().prefault({}),
+    /** Where restart state (session contexts) is kept; empty disables. */
+    stateFile: z.string().default(""),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    const opts = { ipv6HoaRequestType: c.extensionTypes.ipv6HoaRequest, ipv6HoaType: c.extensionTypes.ipv6Hoa, greKeyType: c.extensionTypes.greKey };
+    const bad = checkMipCodecOptions(opts);
+    if (bad) ctx.addIssue({ code: "custom", path: ["extensionTypes"], message: bad });
+    if (c.extensionTypes.ipv6HoaRequest >= 128)
+      ctx.addIssue({ code: "custom", path: ["extensionTypes", "ipv6HoaRequest"], message: "draft 4.1: the IPv6 HoA Request is not skippable, so its type must be below 128" });
+    const realms = new Set<string>();
+    c.realms.forEach((r, i) => {
+      const k = r.realm.toLowerCase();
+      if (realms.has(k)) ctx.addIssue({ code: "custom", path: ["realms", i, "realm"], message: `realm ${r.realm} listed twice` });
+      realms.add(k);
+    });
+    if (!realms.has(c.identity.derivedRealm.toLowerCase()) && !realms.has("*"))
+      ctx.addIssue({ code: "custom", path: ["identity", "derivedRealm"], message: "no realm entry (nor \"*\") serves the derived realm" });
+    if (c.careOf.mode === "pool" && new Set(c.careOf.addresses).size !== c.careOf.addresses.length)
+      ctx.addIssue({ code: "custom", path: ["careOf", "addresses"], message: "an address is listed twice" });
+  });
+
+export type AnConfig = z.infer<typeof configSchema>;
+
+export interface ConfigProblem {
+  readonly path: string;
+  readonly message: string;
+}
+
+export function validateConfig(raw: unknown): { ok: true; config: AnConfig } | { ok: false; problems: ConfigProblem[] } {
+  const r = configSchema.safeParse(raw);
+  if (r.success) return { ok: true, config: r.data };
+  return {
+    ok: false,
+    problems: r.error.issues.map((i) => ({ path: i.path.map(String).join(".") || "(root)", message: i.message })),
+  };
+}
+
+/** Key bytes for a realm, given a reader for file: references (the app reads files, not the schema). */
+export type SecretReader = (path: string) => string;
+
+export function resolveSecret(spec: string, readFile: SecretReader): Uint8Array {
+  const hex = spec.startsWith("hex:") ? spec.slice(4) : readFile(spec.slice(5)).trim();
+  if (!/^([0-9a-fA-F]{2}){1,64}$/.test(hex)) throw new Error("key file does not hold 1-64 bytes of hex");
+  return Uint8Array.from(Buffer.from(hex, "hex"));
+}
+
+export function toEngineConfig(c: AnConfig, accessMac: Uint8Array, readFile: SecretReader): EngineConfig {
+  const provisioned = new Map<string, string>();
+  for (const [m, nai] of Object.entries(c.identity.provisioned)) {
+    const bytes = parseMac(m)!;
+    provisioned.set([...bytes].map((b) => b.toString(16).padStart(2, "0")).join(":"), nai);
+  }
+  return {
+    codec: { ipv6HoaRequestType: c.extensionTypes.ipv6HoaRequest, ipv6HoaType: c.extensionTypes.ipv6Hoa, greKeyType: c.extensionTypes.greKey },
+    accessMac,
+    realms: c.realms.map((r) => ({ realm: r.realm, homeAgent: parseIpv4(r.homeAgent)!, mnHaKey: { spi: r.spi, secret: resolveSecret(r.key, readFile) } })),
+    derivedRealm: c.identity.derivedRealm,
+    provisioned,
+    careOf:
+      c.careOf.mode === "pool"
+        ? { mode: "pool", addresses: c.careOf.addresses.map((a) => parseIpv4(a)!) }
+        : { mode: "shared", address: parseIpv4(c.careOf.address)!, firstKey: c.careOf.greKeys.first, keyCount: c.careOf.greKeys.count },
+    registration: c.registration,
+    revocationSupport: c.revocationSupport,
+    maxSessions: c.limits.maxSessions,
+    hold: c.limits.hold,
+    idleTimeoutMs: c.idleTimeoutS * 1000,
+    dadFailureWindowMs: c.dadFailureWindowS * 1000,
+    maxLearnedAddresses: c.limits.maxLearnedAddresses,
+  };
+}

@@ -1,0 +1,167 @@
+// Loads the C addon (src/native/an_native.c) and types its surface. Every socket
+// class of src/io goes through `nativeAddon()`; nothing else touches the .node file.
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+
+/** Counters kept by one native endpoint (kernel ones only for AF_PACKET). */
+export interface EndpointStats {
+  readonly rxPackets: number;
+  readonly rxBatches: number;
+  /** dropped: did not fit a slot */
+  readonly rxTruncated: number;
+  /** dropped: PACKET_OUTGOING seen although filtered (kernels without PACKET_IGNORE_OUTGOING) */
+  readonly rxOutgoingDropped: number;
+  readonly txPackets: number;
+  /** packets the kernel refused one by one (skipped by sendBatch) */
+  readonly txErrors: number;
+  /** sends stopped because the kernel would block or dropped (EAGAIN/ENOBUFS) */
+  readonly txWouldBlock: number;
+  /** AF_PACKET PACKET_STATISTICS, accumulated */
+  readonly kernelPackets: number;
+  readonly kernelDrops: number;
+  /** errno name of the last refused send, if any */
+  readonly lastTxError: string | null;
+}
+
+/** Error thrown or reported by the addon: `code` is the errno name ("EPERM"). */
+export interface NativeIoError extends Error {
+  readonly code: string;
+  /** negative errno, as Node's own system errors */
+  readonly errno: number;
+  /** the failed operation, e.g. "setsockopt(SO_ATTACH_FILTER)" */
+  readonly syscall: string;
+}
+
+export function isNativeIoError(value: unknown): value is NativeIoError {
+  return (
+    value instanceof Error &&
+    typeof (value as Partial<NativeIoError>).code === "string" &&
+    typeof (value as Partial<NativeIoError>).syscall === "string"
+  );
+}
+
+export interface NativeEndpoint {
+  readonly fd: number;
+  readonly ifindex: number;
+  readonly name: string;
+  startReceive(
+    slots: ArrayBuffer,
+    slotSize: number,
+    lengths: Int32Array,
+    meta: Int32Array | null,
+    onBatch: (count: number) => void,
+    /** stopped: a non-transient error ended receiving */
+    onError: (error: NativeIoError, stopped: boolean) => void,
+  ): void;
+  stopReceive(): void;
+  /** true when sent, false when the kernel would block or dropped it (EAGAIN/ENOBUFS) */
+  send(data: Uint8Array, offset?: number, length?: number): boolean;
+  /** packets consumed from `first` (sent, or refused one by one and counted) */
+  sendBatch(slots: ArrayBuffer | Uint8Array, slotSize: number, lengths: Int32Array, count: number, first?: number): number;
+  stats(): EndpointStats;
+  ref(): void;
+  unref(): void;
+  close(): void;
+}
+
+export interface NativePacketEndpoint extends NativeEndpoint {
+  /** false on Linux < 4.20: outgoing frames are then dropped by the BPF filter only */
+  readonly kernelIgnoresOutgoing: boolean;
+}
+
+export interface PacketOpenOptions {
+  /** "ipv6" (default): ethertype 0x86dd only; "all": every incoming frame */
+  readonly filter?: "ipv6" | "all";
+  /** accept 802.1Q-tagged IPv6 (the kernel strips the tag; its TCI is in the metadata) */
+  readonly vlan?: boolean;
+  readonly promiscuous?: boolean;
+  readonly receiveBufferBytes?: number;
+  readonly sendBufferBytes?: number;
+}
+
+export interface RawOpenOptions {
+  /** SO_BINDTODEVICE */
+  readonly interface?: string;
+  readonly receiveBufferBytes?: number;
+  readonly sendBufferBytes?: number;
+}
+
+export interface InterfaceInfo {
+  readonly name: string;
+  readonly index: number;
+  readonly mtu: number;
+  readonly up: boolean;
+  /** null when the link layer is not Ethernet (TUN, loopback) */
+  readonly mac: Uint8Array | null;
+}
+
+export interface NativeAddon {
+  /** bumped when this surface changes */
+  readonly ABI: number;
+  /** Int32 metadata per slot: ifindex, pkttype, vlan TCI or -1, ethertype */
+  readonly META_STRIDE: number;
+  openPacket(ifname: string, options?: PacketOpenOptions): NativePacketEndpoint;
+  openRawIPv4(protocol: number, options?: RawOpenOptions): NativeEndpoint;
+  openTun(name: string | null, options?: { readonly tap?: boolean }): NativeEndpoint;
+  interfaceInfo(name: string): InterfaceInfo;
+}
+
+export const NATIVE_ABI = 1;
+const ADDON_FILE = "an_native.node";
+
+/** Where the .node file is looked for: $AN_NATIVE_ADDON, else next to the source
+ * tree's build (running from src/ under vitest), else next to a bundle. */
+export function addonCandidates(moduleUrl: string | undefined = import.meta.url): string[] {
+  const fromEnv = process.env.AN_NATIVE_ADDON;
+  if (fromEnv !== undefined && fromEnv !== "") return [fromEnv];
+  if (typeof moduleUrl !== "string" || !moduleUrl.startsWith("file:")) return [];
+  return [
+    `../native/build/Release/${ADDON_FILE}`, // src/io/*.ts
+    `./${ADDON_FILE}`, // dist/bundle.mjs with the addon beside it
+    `../src/native/build/Release/${ADDON_FILE}`, // dist/bundle.mjs inside the repo
+  ].map((relative) => fileURLToPath(new URL(relative, moduleUrl)));
+}
+
+function isAddon(value: unknown): value is NativeAddon {
+  if (typeof value !== "object" || value === null) return false;
+  const v = value as Record<string, unknown>;
+  return (
+    v.ABI === NATIVE_ABI &&
+    typeof v.META_STRIDE === "number" &&
+    typeof v.openPacket === "function" &&
+    typeof v.openRawIPv4 === "function" &&
+    typeof v.openTun === "function" &&
+    typeof v.interfaceInfo === "function"
+  );
+}
+
+/** Loads the addon at `path` (process.dlopen: works in ESM, CJS bundles and SEA). */
+export function loadNativeAddon(path: string): NativeAddon {
+  const module: { exports: unknown } = { exports: {} };
+  process.dlopen(module, path);
+  if (!isAddon(module.exports)) {
+    throw new Error(`${path} is not the an_native addon with ABI ${NATIVE_ABI}`);
+  }
+  return module.exports;
+}
+
+let cached: NativeAddon | undefined;
+
+/** The process-wide addon, loaded on first use. */
+export function nativeAddon(): NativeAddon {
+  if (cached) return cached;
+  const candidates = addonCandidates();
+  const path = candidates.find((p) => existsSync(p));
+  if (path === undefined) {
+    throw new Error(
+      `native addon ${ADDON_FILE} not found (run \`npm run build:native\` or set AN_NATIVE_ADDON); looked in: ${candidates.join(", ") || "(nowhere: no file URL)"}`,
+    );
+  }
+  cached = loadNativeAddon(path);
+  return cached;
+}
+
+/** Installs an addon loaded elsewhere (e.g. extracted from a single-executable asset). */
+export function useNativeAddon(addon: NativeAddon): void {
+  cached = addon;
+}
