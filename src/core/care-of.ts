@@ -1,0 +1,91 @@
+// Care-of addresses (draft 3.2.2 step 3: "the AN MUST acquire the IPv4 address it
+// will use as a care-of address"). Either one address per MN from a pool, or one
+// shared address with a per-MN GRE key (draft 3.2.1, last paragraph).
+import type { CareOfConfig } from "./config.ts";
+
+export interface CareOf {
+  readonly address: number;
+  /** The GRE key the HA must put on downlink packets for this MN; null in pool mode. */
+  readonly greKey: number | null;
+}
+
+export class CareOfAllocator {
+  private freeAddresses: number[] = [];
+  private usedAddresses = new Set<number>();
+  private nextKey = 0;
+  private usedKeys = new Set<number>();
+
+  constructor(private config: CareOfConfig) {
+    this.reset(config);
+  }
+
+  get mode(): CareOfConfig["mode"] {
+    return this.config.mode;
+  }
+
+  /** Applies a new configuration; addresses and keys in use stay in use until released. */
+  reset(config: CareOfConfig): void {
+    this.config = config;
+    if (config.mode === "pool") {
+      // Lowest address first, so a restarted AN hands out the same addresses in the same order.
+      this.freeAddresses = [...config.addresses].filter((a) => !this.usedAddresses.has(a)).sort((a, b) => b - a);
+    } else {
+      this.freeAddresses = [];
+    }
+  }
+
+  allocate(): CareOf | undefined {
+    const c = this.config;
+    if (c.mode === "pool") {
+      const address = this.freeAddresses.pop();
+      if (address === undefined) return undefined;
+      this.usedAddresses.add(address);
+      return { address, greKey: null };
+    }
+    if (this.usedKeys.size >= c.keyCount) return undefined;
+    // Round-robin over the key space so a just-released key is not reused at once
+    // (a late downlink packet for the old MN must not reach the new one).
+    for (let i = 0; i < c.keyCount; i++) {
+      const key = (c.firstKey + ((this.nextKey + i) % c.keyCount)) >>> 0;
+      if (!this.usedKeys.has(key)) {
+        this.usedKeys.add(key);
+        this.nextKey = (this.nextKey + i + 1) % c.keyCount;
+        return { address: c.address, greKey: key };
+      }
+    }
+    return undefined;
+  }
+
+  /** Claims a specific CoA (restart: the imported context names the one it had), if free. */
+  claim(wanted: CareOf): CareOf | undefined {
+    const c = this.config;
+    if (c.mode === "pool") {
+      if (wanted.greKey !== null || this.usedAddresses.has(wanted.address)) return undefined;
+      const i = this.freeAddresses.indexOf(wanted.address);
+      if (i < 0) return undefined;
+      this.freeAddresses.splice(i, 1);
+      this.usedAddresses.add(wanted.address);
+      return wanted;
+    }
+    const key = wanted.greKey;
+    if (key === null || wanted.address !== c.address || this.usedKeys.has(key)) return undefined;
+    if (key < c.firstKey || key >= c.firstKey + c.keyCount) return undefined;
+    this.usedKeys.add(key);
+    return wanted;
+  }
+
+  release(coa: CareOf): void {
+    if (coa.greKey !== null) {
+      this.usedKeys.delete(coa.greKey);
+      return;
+    }
+    if (this.usedAddresses.delete(coa.address)) {
+      const c = this.config;
+      if (c.mode === "pool" && c.addresses.includes(coa.address)) this.freeAddresses.push(coa.address);
+    }
+  }
+
+  get inUse(): number {
+    return this.usedAddresses.size + this.usedKeys.size;
+  }
+}

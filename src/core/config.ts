@@ -1,0 +1,100 @@
+// The engine's configuration: everything the protocol needs to decide, already
+// validated and in wire units (IPv4 as u32, MAC as bytes). The app layer owns the
+// user-facing schema and converts into this.
+import type { MipCodecOptions } from "../wire/mip-types.ts";
+import type { MnHaKey } from "../wire/mip-auth.ts";
+
+export interface RealmConfig {
+  /** The realm after '@' in the NAI; "*" matches any realm not listed. */
+  readonly realm: string;
+  readonly homeAgent: number;
+  readonly mnHaKey: MnHaKey;
+}
+
+export type CareOfConfig =
+  /** Co-located CoA per MN from a pool; plain IPv6-in-IPv4; downlink matched by outer destination. */
+  | { readonly mode: "pool"; readonly addresses: readonly number[] }
+  /** One CoA for all MNs (draft 3.2.1), GRE with a per-MN key; downlink matched by key. */
+  | { readonly mode: "shared"; readonly address: number; readonly firstKey: number; readonly keyCount: number };
+
+export interface RegistrationTiming {
+  /** Requested binding lifetime in seconds (RRQ Lifetime field). */
+  readonly lifetimeS: number;
+  /** First retransmission timeout. RFC 5944 3.6.3: never below 1 s between requests. */
+  readonly initialTimeoutMs: number;
+  readonly backoffFactor: number;
+  readonly maxTimeoutMs: number;
+  /** Requests sent for one registration before it is declared failed (first one included). */
+  readonly maxTries: number;
+  /** Fraction of each timeout added at random (upwards only, so the 1 s floor holds). */
+  readonly jitter: number;
+  /** Refresh when this fraction of the granted lifetime has passed... */
+  readonly refreshFraction: number;
+  /** ...minus up to this fraction of the lifetime at random, so a fleet does not refresh in lockstep. */
+  readonly refreshJitter: number;
+  /** After a failed registration the MN may not trigger again for this long. */
+  readonly holdOffMs: number;
+  /** Lifetime-0 requests sent before a leaving MN is released regardless. */
+  readonly deregistrationTries: number;
+}
+
+export interface HoldCaps {
+  readonly framesPerMn: number;
+  readonly bytesPerMn: number;
+  readonly framesTotal: number;
+  readonly bytesTotal: number;
+}
+
+export interface EngineConfig {
+  readonly codec: MipCodecOptions;
+  /** The access interface's own MAC: downlink source before any RA taught the HA's. */
+  readonly accessMac: Uint8Array;
+  readonly realms: readonly RealmConfig[];
+  /** Realm used for NAIs derived from the MAC (`<mac>@<realm>`). */
+  readonly derivedRealm: string;
+  /** Provisioned identities by MAC (lowercase "aa:bb:cc:dd:ee:ff"). */
+  readonly provisioned: ReadonlyMap<string, string>;
+  readonly careOf: CareOfConfig;
+  readonly registration: RegistrationTiming;
+  /** Attach the Revocation Support extension (RFC 3543) to registrations. */
+  readonly revocationSupport: boolean;
+  readonly maxSessions: number;
+  readonly hold: HoldCaps;
+  /** Deregister an MN from which nothing was heard for this long; 0 disables (rely on link events). */
+  readonly idleTimeoutMs: number;
+  /**
+   * A revocation within this window after the HA defended an address the MN was
+   * probing with DAD is taken as the draft 3.2.4 DAD-failure revocation: detach the MN.
+   */
+  readonly dadFailureWindowMs: number;
+  /** IPv6 source addresses remembered per MN for the handover context. */
+  readonly maxLearnedAddresses: number;
+}
+
+/**
+ * Defaults, with the reasoning an operator will ask for:
+ * - 1 s initial timeout: RFC 5944 3.6.3 forbids less; it also matches the MN's DAD
+ *   RetransTimer (RFC 4861: 1 s), so a lost RRQ costs one DAD period.
+ * - factor 2, ceiling 8 s, 5 tries: 1+2+4+8+8 = 23 s of trying, which spans the
+ *   Linux RS backoff (4, 8, 16 s) so the MN's next RS finds a settled outcome.
+ * - lifetime 600 s, refresh at 75-80%: two retransmission ladders fit before expiry.
+ */
+export const DEFAULT_REGISTRATION_TIMING: RegistrationTiming = {
+  lifetimeS: 600,
+  initialTimeoutMs: 1000,
+  backoffFactor: 2,
+  maxTimeoutMs: 8000,
+  maxTries: 5,
+  jitter: 0.1,
+  refreshFraction: 0.8,
+  refreshJitter: 0.05,
+  holdOffMs: 30_000,
+  deregistrationTries: 2,
+};
+
+export const DEFAULT_HOLD_CAPS: HoldCaps = {
+  framesPerMn: 32,
+  bytesPerMn: 32 * 1536,
+  framesTotal: 8192,
+  bytesTotal: 8 * 1024 * 1024,
+};

@@ -1,0 +1,62 @@
+// What the engine tells the world: actions for io to carry out, and events for
+// logs, telemetry and the fleet. Byte arrays in actions may be views into the
+// buffer of the call that produced them: carry actions out before the next call.
+
+export type Trigger = "neighbor-solicitation" | "router-solicitation" | "station-authorised" | "context-import";
+
+export type ReleaseReason =
+  | "deregistered"
+  | "left"
+  | "expired"
+  | "revoked"
+  | "denied"
+  | "handed-over"
+  | "hold-off-over"
+  | "shutdown"
+  | "reconfigured";
+
+export type RefusalReason = "session-cap" | "coa-exhausted" | "no-realm" | "hold-off";
+
+export type AnEvent =
+  | { readonly type: "session-started"; readonly mac: string; readonly nai: string; readonly identitySource: string; readonly trigger: Trigger; readonly careOf: string; readonly greKey: number | null }
+  | { readonly type: "refused"; readonly mac: string; readonly reason: RefusalReason; readonly detail?: string }
+  | { readonly type: "registration-sent"; readonly mac: string; readonly attempt: number; readonly lifetime: number; readonly initial: boolean; readonly identification: string }
+  | { readonly type: "registered"; readonly mac: string; readonly nai: string; readonly homeAgent: string; readonly careOf: string; readonly lifetime: number; readonly greKey: number | null; readonly heldFramesReleased: number }
+  | { readonly type: "refreshed"; readonly mac: string; readonly lifetime: number }
+  | { readonly type: "no-service"; readonly mac: string; readonly nai: string; readonly reason: "ha-lacks-v6-over-v4" }
+  | { readonly type: "registration-denied"; readonly mac: string; readonly code: number; readonly codeName: string }
+  | { readonly type: "registration-timeout"; readonly mac: string; readonly attempts: number }
+  | { readonly type: "identification-resync"; readonly mac: string; readonly offsetMs: number }
+  | { readonly type: "revoked"; readonly mac: string; readonly revocationId: number; readonly dadFailure: boolean }
+  | { readonly type: "detach"; readonly mac: string; readonly reason: "dad-failure" }
+  | { readonly type: "released"; readonly mac: string; readonly reason: ReleaseReason }
+  | { readonly type: "hold-dropped"; readonly mac: string; readonly reason: string }
+  /** Signalling that failed authentication or did not match: never acted on. */
+  | { readonly type: "forged"; readonly what: "reply" | "revocation" | "tunnel-packet"; readonly from: string; readonly reason: string }
+  | { readonly type: "malformed"; readonly what: string; readonly from: string; readonly error: string };
+
+export interface TunnelTarget {
+  /** Outer source: the MN's care-of address. */
+  readonly careOf: number;
+  /** Outer destination: the MN's home agent. */
+  readonly homeAgent: number;
+  /** GRE key for uplink packets (the HA's, or ours when the HA sent none); null = plain IPv6-in-IPv4. */
+  readonly greKey: number | null;
+}
+
+export type Action =
+  /** A Mobile IPv4 message (UDP payload) to send from `from` to `to`:434. */
+  | { readonly kind: "send-signalling"; readonly from: number; readonly to: number; readonly toPort: number; readonly bytes: Uint8Array }
+  /** An IPv6 packet (no L2 header) to carry to the HA inside the MN's tunnel. */
+  | { readonly kind: "to-tunnel"; readonly mac: string; readonly tunnel: TunnelTarget; readonly packet: Uint8Array }
+  /** An IPv6 packet to deliver to the MN with this Ethernet header. */
+  | { readonly kind: "to-mn"; readonly dst: Uint8Array; readonly src: Uint8Array; readonly packet: Uint8Array }
+  /** The datapath may now bridge this MN straight into its tunnel (and match downlink by CoA/key). */
+  | { readonly kind: "bind"; readonly mac: string; readonly macBytes: Uint8Array; readonly tunnel: TunnelTarget; readonly downlinkKey: number | null }
+  /** The datapath must stop bridging this MN. */
+  | { readonly kind: "unbind"; readonly mac: string }
+  /** The link layer must disconnect the station (draft 3.2.4). */
+  | { readonly kind: "detach"; readonly mac: string }
+  /** A context record changed (new binding, refresh): persist / publish it for handover and restart. */
+  | { readonly kind: "context-changed"; readonly mac: string }
+  | { readonly kind: "event"; readonly event: AnEvent };

@@ -1,0 +1,58 @@
+// Who the MN is to its home agent (draft section 4: the link-authentication
+// username if known, else a provisioned identity, else one derived from the MAC),
+// and which home agent and key serve it (chosen by the NAI's realm).
+import type { EngineConfig, RealmConfig } from "./config.ts";
+
+export type IdentitySource = "link-auth" | "provisioned" | "derived";
+
+export interface Identity {
+  readonly nai: string;
+  readonly source: IdentitySource;
+  readonly realm: RealmConfig;
+}
+
+export type IdentityRefusal = { readonly reason: "no-realm"; readonly nai: string };
+
+export function realmOf(nai: string): string {
+  const at = nai.lastIndexOf("@");
+  return at < 0 ? "" : nai.slice(at + 1).toLowerCase();
+}
+
+export function findRealm(config: EngineConfig, realm: string): RealmConfig | undefined {
+  let wildcard: RealmConfig | undefined;
+  for (const r of config.realms) {
+    if (r.realm.toLowerCase() === realm) return r;
+    if (r.realm === "*") wildcard = r;
+  }
+  return wildcard;
+}
+
+/** `0200aabbccdd@realm`: hex without separators, since ':' is not NAI-safe everywhere. */
+export function derivedNai(macText: string, realm: string): string {
+  return `${macText.replace(/:/g, "")}@${realm}`;
+}
+
+export function resolveIdentity(
+  config: EngineConfig,
+  macText: string,
+  linkIdentity: string | undefined,
+): Identity | IdentityRefusal {
+  let nai: string;
+  let source: IdentitySource;
+  if (linkIdentity !== undefined && linkIdentity.length > 0) {
+    nai = linkIdentity;
+    source = "link-auth";
+  } else {
+    const provisioned = config.provisioned.get(macText);
+    if (provisioned !== undefined) {
+      nai = provisioned;
+      source = "provisioned";
+    } else {
+      nai = derivedNai(macText, config.derivedRealm);
+      source = "derived";
+    }
+  }
+  const realm = findRealm(config, realmOf(nai));
+  if (!realm) return { reason: "no-realm", nai };
+  return { nai, source, realm };
+}
