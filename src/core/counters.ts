@@ -27,6 +27,7 @@ export function newEngineCounters() {
     refusedCoaExhausted: 0,
     refusedNoRealm: 0,
     refusedHoldOff: 0,
+    refusedNaiInUse: 0,
     requestsSent: 0,
     retransmissions: 0,
     repliesReceived: 0,

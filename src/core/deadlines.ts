@@ -28,7 +28,7 @@ export class DeadlineQueue<T extends DeadlineOwner> {
     this.heap.push({ at, owner, generation: owner.deadlineGeneration });
     this.siftUp(this.heap.length - 1);
     // Stale entries accumulate when owners re-arm often; rebuild when they dominate.
-    if (this.heap.length > 64 && this.heap.length > 4 * this.armed) this.compact();
+    if (this.heap.length > 64 && this.heap.length > 2 * this.armed) this.compact();
   }
 
   cancel(owner: T): void {

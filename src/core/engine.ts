@@ -10,6 +10,7 @@ import { isRegistrationAccepted, replyCodeName, ReplyCode } from "../wire/mip-co
 import { clockOffsetFromMismatch, nextIdentification, replyMatchesRequest } from "../wire/mip-identification.ts";
 import { parseRegistrationReply, peekMipMessageType } from "../wire/mip-registration.ts";
 import { parseRegistrationRevocation } from "../wire/mip-revocation.ts";
+import { classifyFrame, ND_NEIGHBOR_SOLICITATION, ND_ROUTER_SOLICITATION } from "../wire/ndisc.ts";
 import type { MipExtension } from "../wire/mip-types.ts";
 import { MIP_UDP_PORT, MipMessageType } from "../wire/mip-types.ts";
 import { refreshDelayMs, retransmitTimeoutMs } from "./backoff.ts";
@@ -72,6 +73,8 @@ export class Engine {
   private readonly byKey = new Map<number, Session>();
   /** EAP identities seen before the MN's first NS/RS. */
   private readonly linkIdentities = new Map<string, string>();
+  /** Sessions by the low 32 bits of their newest identification (replies without an NAI). */
+  private readonly byIdLow = new Map<number, Session>();
   /**
    * Newest revocation identifier accepted per home agent and NAI. RFC 3543 3.5
    * judges replay against earlier revocations "from the same agent", so this
@@ -235,7 +238,9 @@ export class Engine {
           this.counters.framesDroppedDeregistering++;
           return;
         default:
-          this.counters.framesDroppedNoService++;
+          // failed / no-service: the hold-off also refuses new triggers from this MN.
+          if (isTrigger(classifyFrame(frame))) this.counters.refusedHoldOff++;
+          else this.counters.framesDroppedNoService++;
           return;
       }
     }
@@ -263,10 +268,17 @@ export class Engine {
       if (s.dadTargets.length >= 8) s.dadTargets.shift();
       s.dadTargets.push(seen.dadTarget);
     }
-    if (seen.source !== null && !s.addresses.includes(seen.source)) {
-      if (s.addresses.length >= this.config.maxLearnedAddresses) s.addresses.shift();
-      s.addresses.push(seen.source);
-    }
+    // A DAD probe names the address the MN is about to use (its SLAAC global address
+    // included): the handover context needs those. Data packets are not inspected,
+    // to keep the per-packet path short; an MN's addresses all pass through DAD.
+    const learned = seen.kind === "neighbor-solicitation" && seen.dadTarget !== null ? seen.dadTarget : seen.source;
+    if (learned !== null) this.learnAddress(s, learned);
+  }
+
+  private learnAddress(s: Session, address: string): void {
+    if (this.config.maxLearnedAddresses === 0 || s.addresses.includes(address)) return;
+    if (s.addresses.length >= this.config.maxLearnedAddresses) s.addresses.shift();
+    s.addresses.push(address);
   }
 
   private holdFrame(s: Session, frame: Uint8Array): void {
@@ -319,7 +331,15 @@ export class Engine {
     const macBytes = parseMac(mac);
     if (!macBytes) return;
     const key = formatMac(macBytes);
-    if (identity !== undefined) this.linkIdentities.set(key, identity);
+    if (identity !== undefined) {
+      // Bounded: stations that authenticate and never send ND must not grow it forever.
+      this.linkIdentities.delete(key);
+      this.linkIdentities.set(key, identity);
+      if (this.linkIdentities.size > this.config.maxSessions) {
+        const oldest = this.linkIdentities.keys().next();
+        if (!oldest.done) this.linkIdentities.delete(oldest.value);
+      }
+    }
     // Draft 3.2.2 (last paragraphs): an MN known to be IPv6-only may be registered
     // as soon as the link is up; the engine does so when it has an identity for it.
     if (!this.sessions.has(key) && identity !== undefined) this.startSession(now, key, macBytes, "station-authorised", identity);
@@ -351,8 +371,8 @@ export class Engine {
     // One NAI, one session: a second MAC claiming the same identity is refused
     // rather than allowed to steal the binding.
     if (this.byNai.has(id.nai)) {
-      this.counters.refusedNoRealm++;
-      this.emit({ type: "refused", mac, reason: "no-realm", detail: `NAI ${id.nai} already in use by another station` });
+      this.counters.refusedNaiInUse++;
+      this.emit({ type: "refused", mac, reason: "nai-in-use", detail: `NAI ${id.nai} already in use by another station` });
       return undefined;
     }
     const coa = this.careOf.allocate();
@@ -382,6 +402,7 @@ export class Engine {
     this.hold.drain(s.held);
     this.sessions.delete(s.mac);
     if (this.byNai.get(s.nai) === s) this.byNai.delete(s.nai);
+    this.forgetIdentification(s, s.lastIdentification);
     if (s.careOf.greKey !== null) {
       if (this.byKey.get(s.careOf.greKey) === s) this.byKey.delete(s.careOf.greKey);
     } else if (this.byCoa.get(s.careOf.address) === s) this.byCoa.delete(s.careOf.address);
@@ -419,6 +440,13 @@ export class Engine {
           this.hold.drain(s.held);
           s.attempts = 0;
           s.resynced = false;
+          // RFC 5944 3.6.3: at least 1 s between requests for one binding; a
+          // station leaving right after its RRQ waits for that second (not at
+          // shutdown: the process is going away and sends its one request now).
+          if (input !== "shutdown" && now - s.lastRequestAt < 1000) {
+            this.deadlines.arm(s, s.lastRequestAt + 1000);
+            return;
+          }
         }
         this.sendRequest(now, s);
         return;
@@ -471,7 +499,10 @@ export class Engine {
   private sendRequest(now: number, s: Session): void {
     const deregistering = s.state === "deregistering";
     s.attempts++;
-    s.lastIdentification = nextIdentification(now + this.wallOffsetMs, s.clockOffsetMs, s.lastIdentification, this.random.uint32());
+    s.lastRequestAt = now;
+    const previous = s.lastIdentification;
+    s.lastIdentification = nextIdentification(now + this.wallOffsetMs, s.clockOffsetMs, previous, this.random.uint32());
+    this.rememberIdentification(s, previous);
     const lifetimeS = deregistering ? 0 : this.config.registration.lifetimeS;
     const msg = registrationRequest({
       nai: s.nai,
@@ -612,6 +643,7 @@ export class Engine {
       if (s.grantedLifetimeS === 0 && s.state !== "deregistering") {
         // Accepted with lifetime 0 means no binding; treat as a denial.
         this.counters.repliesDenied++;
+        this.emit({ type: "registration-denied", mac: s.mac, code: reply.code, codeName: "accepted-with-zero-lifetime" });
         this.step(now, s, "denied", "denied");
         return;
       }
@@ -634,8 +666,11 @@ export class Engine {
   }
 
   private sendCleanupDeregistration(now: number, s: Session): void {
-    const id = nextIdentification(now + this.wallOffsetMs, s.clockOffsetMs, s.lastIdentification, this.random.uint32());
+    const previous = s.lastIdentification;
+    const id = nextIdentification(now + this.wallOffsetMs, s.clockOffsetMs, previous, this.random.uint32());
     s.lastIdentification = id;
+    s.lastRequestAt = now;
+    this.rememberIdentification(s, previous);
     const msg = registrationRequest({
       nai: s.nai,
       homeAgent: s.realm.homeAgent,
@@ -653,11 +688,21 @@ export class Engine {
     this.counters.deregistrationsSent++;
   }
 
+  /** For replies without the NAI: the session whose newest request has this low word (RFC 5944 5.7). */
   private findByIdentification(id: bigint): Session | undefined {
-    for (const s of this.sessions.values()) {
-      if (s.lastIdentification !== undefined && replyMatchesRequest(s.lastIdentification, id)) return s;
-    }
-    return undefined;
+    const s = this.byIdLow.get(Number(id & 0xffff_ffffn));
+    return s && this.sessions.get(s.mac) === s ? s : undefined;
+  }
+
+  private rememberIdentification(s: Session, previous: bigint | undefined): void {
+    this.forgetIdentification(s, previous);
+    if (s.lastIdentification !== undefined) this.byIdLow.set(Number(s.lastIdentification & 0xffff_ffffn), s);
+  }
+
+  private forgetIdentification(s: Session, id: bigint | undefined): void {
+    if (id === undefined) return;
+    const low = Number(id & 0xffff_ffffn);
+    if (this.byIdLow.get(low) === s) this.byIdLow.delete(low);
   }
 
   private onRevocation(now: number, from: number, fromPort: number, bytes: Uint8Array): void {
@@ -755,6 +800,8 @@ export class Engine {
         // The HA defended an address the MN is probing: proxy DAD failed (draft 3.2.4).
         s.dadDefendedAt = now;
         s.dadTargets.splice(i, 1);
+        const j = s.addresses.indexOf(seen.target);
+        if (j >= 0) s.addresses.splice(j, 1);
       }
     }
     this.counters.framesToMn++;
@@ -789,7 +836,7 @@ export class Engine {
       this.emit({ type: "refused", mac: c.mac, reason: "coa-exhausted" });
       return;
     }
-    const s = newSession({ mac: c.mac, macBytes, nai: c.nai, identitySource: "provisioned", realm, careOf: coa, now });
+    const s = newSession({ mac: c.mac, macBytes, nai: c.nai, identitySource: "context", realm, careOf: coa, now });
     s.lastIdentification = BigInt(c.identification);
     s.clockOffsetMs = c.clockOffsetMs;
     s.haLinkLayer = c.haLinkLayer === null ? null : parseMac(c.haLinkLayer);
@@ -826,6 +873,10 @@ export class Engine {
   private emit(event: AnEvent): void {
     this.actions.push({ kind: "event", event });
   }
+}
+
+function isTrigger(frameClass: number): boolean {
+  return frameClass === ND_NEIGHBOR_SOLICITATION || frameClass === ND_ROUTER_SOLICITATION;
 }
 
 function findNai(extensions: readonly MipExtension[]): string | undefined {

@@ -3,7 +3,8 @@
 // and which home agent and key serve it (chosen by the NAI's realm).
 import type { EngineConfig, RealmConfig } from "./config.ts";
 
-export type IdentitySource = "link-auth" | "provisioned" | "derived";
+/** "context": the identity came with a session context (handover or restart). */
+export type IdentitySource = "link-auth" | "provisioned" | "derived" | "context";
 
 export interface Identity {
   readonly nai: string;

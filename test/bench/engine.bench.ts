@@ -47,7 +47,9 @@ function heapUsed(): number {
   if (!gc) throw new Error("run with --expose-gc (npm run bench does)");
   gc();
   gc();
-  return process.memoryUsage().heapUsed;
+  // Typed-array backing stores live outside the JS heap: count them too.
+  const m = process.memoryUsage();
+  return m.heapUsed + m.external;
 }
 
 function rate(n: number, ms: number): string {

@@ -2,7 +2,7 @@
 // and enter the tunnel; downlink packets are matched to their MN and get a fresh
 // Ethernet header. The IPv6 packet itself is never changed.
 import { describe, expect, it } from "vitest";
-import { dadNeighborSolicitation, dataFrame, echoRequestPacket, ip6, linkLocalOf, mac, packetOf, routerAdvertisementPacket, routerSolicitation } from "../../support/frames.ts";
+import { dadNeighborSolicitation, dataFrame, echoRequestPacket, ip6, linkLocalOf, mac, packetOf, routerAdvertisementPacket } from "../../support/frames.ts";
 import { ACCESS_MAC, COA_POOL, FIRST_KEY, HA, HA_MAC, Harness, kinds, MN1, MN2, ofKind, sharedConfig, SHARED_COA, STRANGER } from "./harness.ts";
 
 const ROUTER = mac("02:00:5e:00:53:99");
@@ -28,13 +28,16 @@ describe("uplink", () => {
     expect(h.engine.counters.framesToTunnel).toBe(2); // the held DAD NS and this
   });
 
-  it("learns the MN's source addresses from its ND for the handover context (data packets are not inspected)", () => {
+  it("learns the MN's addresses from its DAD probes and ND for the handover context (data packets are not inspected)", () => {
     const h = new Harness();
     h.register(MN1, 0);
-    h.frame(dataFrame(mac(MN1), ROUTER, CORRESPONDENT), 100);
-    expect(h.engine.session(MN1)?.addresses).toEqual([]);
-    h.frame(routerSolicitation(mac(MN1)), 200);
+    // The held DAD NS named the link-local address the MN is taking.
     expect(h.engine.session(MN1)?.addresses).toEqual(["fe80::11:22ff:fe33:4401"]);
+    h.frame(dataFrame(mac(MN1), ROUTER, CORRESPONDENT), 100);
+    expect(h.engine.session(MN1)?.addresses).toEqual(["fe80::11:22ff:fe33:4401"]);
+    // SLAAC: the DAD probe for the global address teaches it too.
+    h.frame(dadNeighborSolicitation(mac(MN1), { target: ip6("2001:db8:1::11:22ff:fe33:4401") }), 200);
+    expect(h.engine.session(MN1)?.addresses).toEqual(["fe80::11:22ff:fe33:4401", "2001:db8:1:0:11:22ff:fe33:4401"]);
   });
 
   it("an IPv6 frame with a bad header from a bound MN is counted, not forwarded", () => {

@@ -80,8 +80,18 @@ describe("station-left", () => {
     h.frame(dadNeighborSolicitation(mac(MN1)), 0);
     const left = h.handle({ kind: "station-left", mac: MN1 }, 500);
     expect(ofKind(left, "unbind")).toEqual([]);
-    expectDeregistration(requestsIn(left)[0]!.bytes);
     expect(h.engine.heldFrames).toBe(0);
+    // RFC 5944 3.6.3: no second request within 1 s of the first; it goes at 1000.
+    expect(requestsIn(left)).toEqual([]);
+    expect(h.engine.nextDeadline()).toBe(1000);
+    expectDeregistration(requestsIn(h.fireNext())[0]!.bytes);
+    expect(h.engine.sessionState(MN1)).toBe("deregistering");
+  });
+
+  it("while registering, a second later: deregisters at once", () => {
+    const h = new Harness();
+    h.frame(dadNeighborSolicitation(mac(MN1)), 0);
+    expectDeregistration(requestsIn(h.handle({ kind: "station-left", mac: MN1 }, 1000))[0]!.bytes);
   });
 
   it("while failed: released at once without signalling", () => {

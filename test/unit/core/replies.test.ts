@@ -2,7 +2,7 @@
 // initial registration, and the replies the engine must not believe.
 import { describe, expect, it } from "vitest";
 import { ntpFromUnixMs } from "../../../src/wire/mip-identification.ts";
-import { dadNeighborSolicitation, mac, routerSolicitation } from "../../support/frames.ts";
+import { dadNeighborSolicitation, dataFrame, ip6, mac, routerSolicitation } from "../../support/frames.ts";
 import { answer, registrationReply } from "../../support/home-agent-messages.ts";
 import type { AuthMode } from "../../support/home-agent-messages.ts";
 import {
@@ -67,6 +67,15 @@ describe("accepted", () => {
     expect(h.engine.sessionState(MN1)).toBe("bound");
   });
 
+  it("a reply without the NAI for an older identification is unmatched", () => {
+    const h = started();
+    const first = h.lastRequest();
+    h.fireNext(); // retransmission: a new identification
+    h.fromHa(answer(first, KEY, CODEC, { nai: null }));
+    expect(h.engine.sessionState(MN1)).toBe("registering");
+    expect(h.engine.counters.repliesUnmatched).toBe(1);
+  });
+
   it("without the IPv6 HoA extension: no-service event, a lifetime-0 deregistration, no tunnel traffic", () => {
     const h = started();
     h.frame(routerSolicitation(mac(MN1)), 1500);
@@ -82,8 +91,10 @@ describe("accepted", () => {
     expect(h.engine.sessionState(MN1)).toBe("no-service");
     expect(h.engine.heldFrames).toBe(0);
     expect(h.engine.counters.noService).toBe(1);
-    // Frames from the MN go nowhere while it has no service.
+    // Frames from the MN go nowhere while it has no service; its ND cannot re-trigger.
     expect(ofKind(h.frame(routerSolicitation(mac(MN1)), 2000), "to-tunnel")).toEqual([]);
+    expect(h.engine.counters.refusedHoldOff).toBe(1);
+    expect(ofKind(h.frame(dataFrame(mac(MN1), mac("02:00:5e:00:53:01"), ip6("2001:db8::1")), 2100), "to-tunnel")).toEqual([]);
     expect(h.engine.counters.framesDroppedNoService).toBe(1);
     // After the hold-off the session is released.
     expect(h.engine.nextDeadline()).toBe(1500 + 30_000);
@@ -97,6 +108,7 @@ describe("accepted", () => {
     const actions = h.answerLast({ lifetime: 0 });
     expect(ofKind(actions, "bind")).toEqual([]);
     expect(h.engine.sessionState(MN1)).toBe("failed");
+    expect(eventsOf(actions, "registration-denied")).toEqual([{ type: "registration-denied", mac: MN1, code: 0, codeName: "accepted-with-zero-lifetime" }]);
   });
 });
 

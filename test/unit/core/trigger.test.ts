@@ -18,6 +18,7 @@ import {
   makeConfig,
   MN1,
   MN2,
+  MN3,
   parsedRequest,
   requestsIn,
   sharedConfig,
@@ -205,8 +206,22 @@ describe("identity", () => {
     const h = new Harness();
     h.handle({ kind: "station-authorised", mac: MN1, identity: "alice@example.net" });
     const actions = h.handle({ kind: "station-authorised", mac: MN2, identity: "alice@example.net" });
-    expect(eventsOf(actions, "refused")[0]).toMatchObject({ mac: MN2 });
+    expect(eventsOf(actions, "refused")[0]).toMatchObject({ mac: MN2, reason: "nai-in-use" });
     expect(requestsIn(actions)).toHaveLength(0);
     expect(h.engine.sessionCount).toBe(1);
+    expect(h.engine.counters.refusedNaiInUse).toBe(1);
+  });
+
+  it("remembers link identities only up to the session cap (oldest forgotten first)", () => {
+    // No realm serves these identities, so no session starts and only the memory remains.
+    const h2 = new Harness(makeConfig({ maxSessions: 2 }));
+    h2.handle({ kind: "station-authorised", mac: MN1, identity: "alice@nowhere.test" });
+    h2.handle({ kind: "station-authorised", mac: MN2, identity: "bob@nowhere.test" });
+    h2.handle({ kind: "station-authorised", mac: MN3, identity: "carol@nowhere.test" });
+    // MN1's identity was evicted: its NS falls back to the derived NAI and registers.
+    const started = eventsOf(h2.frame(dadNeighborSolicitation(mac(MN1))), "session-started");
+    expect(started[0]?.nai).toBe("021122334401@example.net");
+    // MN3's is still remembered: refused for its unknown realm.
+    expect(eventsOf(h2.frame(dadNeighborSolicitation(mac(MN3))), "refused")[0]?.reason).toBe("no-realm");
   });
 });
