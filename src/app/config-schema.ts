@@ -113,7 +113,16 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
-    log: z.object({ level: z.enum(["fatal", "error", "warn", "info", "debug", "trace"]).default("info") }).strict().prefault({}),
+    log: z
+      .object({
+        level: z.enum(["fatal", "error", "warn", "info", "debug", "trace"]).default("info"),
+        /** A cause of malformed or forged input is logged once per this window (counters always count). */
+        oncePerCauseS: z.number().int().min(1).max(86_400).default(300),
+      })
+      .strict()
+      .prefault({}),
+    /** Counters snapshot on a log line every intervalS (0: only on SIGUSR1). */
+    telemetry: z.object({ intervalS: z.number().int().min(0).max(86_400).default(60) }).strict().prefault({}),
     shutdown: z.object({ deregister: z.boolean().default(true) }).strict().prefault({}),
     /** Where restart state (session contexts) is kept; empty disables. */
     stateFile: z.string().default(""),

@@ -1,0 +1,79 @@
+// Board profiles (board/<name>.json): what differs between the hardware the
+// firmware runs on: architecture, default interface names, paths, and config
+// defaults. `an run --board NAME` merges the profile under the config file: a
+// value in the config wins, objects merge key by key, arrays are replaced whole.
+import { existsSync, readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { z } from "zod";
+
+const ifname = z.string().regex(/^[A-Za-z0-9_.:-]{1,15}$/, "not an interface name (1-15 characters)");
+
+export const boardSchema = z
+  .object({
+    name: z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,63}$/, "lowercase name, 1-64 characters"),
+    arch: z.enum(["x64", "arm64", "armv7l"]),
+    description: z.string().max(500).default(""),
+    interfaces: z.object({ access: ifname, uplink: ifname }).strict(),
+    paths: z
+      .object({
+        /** Restart state (session contexts); "" disables. */
+        stateFile: z.string().default(""),
+      })
+      .strict()
+      .prefault({}),
+    /** Any part of the config file, as defaults. */
+    defaults: z.record(z.string(), z.unknown()).default({}),
+  })
+  .strict();
+
+export type BoardProfile = z.infer<typeof boardSchema>;
+
+type Json = unknown;
+
+function isObject(v: Json): v is Record<string, Json> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** `over` on top of `under`: objects merge recursively, everything else is replaced. */
+export function mergeUnder(under: Json, over: Json): Json {
+  if (!isObject(under) || !isObject(over)) return over === undefined ? under : over;
+  const out: Record<string, Json> = { ...under };
+  for (const [k, v] of Object.entries(over)) out[k] = k in under ? mergeUnder(under[k], v) : v;
+  return out;
+}
+
+/** The config defaults a board contributes. */
+export function boardDefaults(b: BoardProfile): Record<string, Json> {
+  const base = { access: { interface: b.interfaces.access }, uplink: { interface: b.interfaces.uplink }, stateFile: b.paths.stateFile };
+  return mergeUnder(base, b.defaults) as Record<string, Json>;
+}
+
+/** Where `--board NAME` is looked for: $AN_BOARD_DIR, then board/ beside or above the program. */
+export function boardCandidates(name: string, moduleUrl: string = import.meta.url): string[] {
+  if (name.includes("/") || name.endsWith(".json")) return [name];
+  const dirs: string[] = [];
+  const env = process.env.AN_BOARD_DIR;
+  if (env) dirs.push(env.endsWith("/") ? env : `${env}/`);
+  if (moduleUrl.startsWith("file:")) {
+    // dist/an.mjs: dist/board/ (copied by the build) or ../board/; src/app/*.ts: ../../board/
+    for (const rel of ["./board/", "../board/", "../../board/"]) dirs.push(fileURLToPath(new URL(rel, moduleUrl)));
+  }
+  return dirs.map((d) => `${d}${name}.json`);
+}
+
+export type BoardResult = { ok: true; board: BoardProfile; path: string } | { ok: false; problems: string[] };
+
+export function loadBoard(name: string): BoardResult {
+  const candidates = boardCandidates(name);
+  const path = candidates.find((p) => existsSync(p));
+  if (!path) return { ok: false, problems: [`board ${name}: no profile found (looked in ${candidates.join(", ")})`] };
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, "utf8"));
+  } catch (e) {
+    return { ok: false, problems: [`board ${path}: ${(e as Error).message}`] };
+  }
+  const r = boardSchema.safeParse(raw);
+  if (!r.success) return { ok: false, problems: r.error.issues.map((i) => `board ${path}: ${i.path.map(String).join(".") || "(root)"}: ${i.message}`) };
+  return { ok: true, board: r.data, path };
+}

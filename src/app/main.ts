@@ -1,0 +1,133 @@
+// The `an` command line.
+//   an run --config FILE [--board NAME] [--pcap FILE]
+//   an check-config FILE [--board NAME]
+//   an --version | an --help
+import { parseArgs } from "node:util";
+import { loadBoard } from "./board.ts";
+import type { BoardProfile } from "./board.ts";
+import { careOfAddresses, engineConfigOf, formatProblems, loadConfigFile } from "./config-file.ts";
+import { Daemon, EXIT } from "./daemon.ts";
+import { VERSION } from "./version.ts";
+
+export const USAGE = `an ${VERSION}: Access Node firmware (IPv6-only mobile nodes over NetMIP4)
+
+Usage:
+  an run --config FILE [--board NAME] [--pcap FILE]
+      Run the daemon. --board merges board/NAME.json defaults under the config;
+      --pcap writes every UDP 434 packet and every NS/RS/RA/NA the AN handles.
+      Signals: SIGHUP reloads the config, SIGUSR1 logs telemetry, SIGTERM stops.
+  an check-config FILE [--board NAME]
+      Validate a config file: every problem is listed (exit 1), or a summary (exit 0).
+  an --version
+  an --help
+
+Environment: AN_NATIVE_ADDON (path of an_native.node), AN_BOARD_DIR (board profiles).
+`;
+
+type Out = (line: string) => void;
+
+function board(name: string | undefined, err: Out): BoardProfile | undefined | null {
+  if (name === undefined) return undefined;
+  const b = loadBoard(name);
+  if (!b.ok) {
+    for (const p of b.problems) err(p);
+    return null;
+  }
+  return b.board;
+}
+
+/** `an check-config`: exit 1 with every problem, or exit 0 with a summary. */
+export function checkConfig(path: string, boardName: string | undefined, out: Out, err: Out): number {
+  const b = board(boardName, err);
+  if (b === null) return EXIT.badConfig;
+  const loaded = loadConfigFile(path, b);
+  const problems = loaded.ok ? (() => {
+    const ec = engineConfigOf(loaded.config, new Uint8Array(6));
+    return ec.ok ? [] : ec.problems;
+  })() : loaded.problems;
+  if (!loaded.ok || problems.length > 0) {
+    for (const line of formatProblems(problems)) out(line);
+    err(`${path}: ${problems.length} problem${problems.length === 1 ? "" : "s"}`);
+    return EXIT.badConfig;
+  }
+  const c = loaded.config;
+  out(`${path}: valid (revision ${c.revision}, node ${c.nodeId})`);
+  out(`  access ${c.access.interface}, uplink ${c.uplink.interface}${b ? `, board ${b.name}` : ""}`);
+  out(`  care-of: ${c.careOf.mode}, ${careOfAddresses(c).length} address(es)${c.careOf.mode === "shared" ? `, ${c.careOf.greKeys.count} GRE keys` : ""}`);
+  for (const r of c.realms) out(`  realm ${r.realm}: home agent ${r.homeAgent}, SPI ${r.spi}`);
+  out(`  lifetime ${c.registration.lifetimeS} s, max sessions ${c.limits.maxSessions}, log ${c.log.level}, state file ${c.stateFile || "(none)"}`);
+  return EXIT.ok;
+}
+
+export async function main(argv: readonly string[], out: Out = (l) => process.stdout.write(`${l}\n`), err: Out = (l) => process.stderr.write(`${l}\n`)): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      strict: true,
+      options: {
+        config: { type: "string", short: "c" },
+        board: { type: "string", short: "b" },
+        pcap: { type: "string" },
+        version: { type: "boolean", short: "V" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+  } catch (e) {
+    err((e as Error).message);
+    err("try: an --help");
+    return EXIT.usage;
+  }
+  const { values, positionals } = parsed;
+  if (values.version) {
+    out(VERSION);
+    return EXIT.ok;
+  }
+  const [command, ...rest] = positionals;
+  if (values.help || command === undefined || command === "help") {
+    out(USAGE);
+    return command === undefined && !values.help ? EXIT.usage : EXIT.ok;
+  }
+  switch (command) {
+    case "check-config": {
+      const file = rest[0] ?? values.config;
+      if (file === undefined || rest.length > 1) {
+        err("usage: an check-config FILE [--board NAME]");
+        return EXIT.usage;
+      }
+      return checkConfig(file, values.board, out, err);
+    }
+    case "run": {
+      if (values.config === undefined || rest.length > 0) {
+        err("usage: an run --config FILE [--board NAME] [--pcap FILE]");
+        return EXIT.usage;
+      }
+      const b = board(values.board, err);
+      if (b === null) return EXIT.badConfig;
+      const started = await Daemon.start({ configPath: values.config, board: b, pcapPath: values.pcap });
+      if (typeof started === "number") return started;
+      return started.done;
+    }
+    default:
+      err(`unknown command ${command}; try: an --help`);
+      return EXIT.usage;
+  }
+}
+
+/** True when this module is the program (node dist/an.mjs, node src/app/main.ts). */
+function isEntryPoint(): boolean {
+  const entry = process.argv[1];
+  if (entry === undefined) return false;
+  return import.meta.url === new URL(`file://${entry}`).href || /\/an(\.mjs)?$/.test(entry) || /\/main\.ts$/.test(entry);
+}
+
+if (isEntryPoint()) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (e: unknown) => {
+      process.stderr.write(`an: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+      process.exit(EXIT.startFailed);
+    },
+  );
+}
