@@ -9,9 +9,10 @@ import type {
   RegistrationRequest,
 } from "./mip-types.ts";
 import { MipMessageType } from "./mip-types.ts";
-import { encodeExtensions, extensionsLength, parseExtensions } from "./mip-extension.ts";
+import { encodeExtensions, extensionsLength } from "./mip-extension.ts";
+import { parseMessageFrame } from "./mip-message.ts";
 import { checkRoom, checkUint, checkUint64, viewOf } from "./mip-fields.ts";
-import { fail, ok } from "./parsed.ts";
+import { ok } from "./parsed.ts";
 import type { Parsed } from "./parsed.ts";
 
 export const REGISTRATION_REQUEST_FIXED_LENGTH = 24;
@@ -56,16 +57,9 @@ export function parseRegistrationRequest(
   buf: Uint8Array,
   opts: MipCodecOptions,
 ): Parsed<ParsedMipMessage<RegistrationRequest>> {
-  if (buf.length < 1) return fail("truncated", 0, "empty payload");
-  if (buf[0] !== MipMessageType.RegistrationRequest) {
-    return fail("unexpected-type", 0, `message type ${buf[0] ?? 0} is not a Registration Request`);
-  }
-  if (buf.length < REGISTRATION_REQUEST_FIXED_LENGTH) {
-    return fail("truncated", buf.length, `Registration Request needs 24 bytes, got ${buf.length}`);
-  }
-  const view = viewOf(buf);
-  const exts = parseExtensions(buf, REGISTRATION_REQUEST_FIXED_LENGTH, buf.length, opts);
-  if (!exts.ok) return exts;
+  const f = parseMessageFrame(buf, MipMessageType.RegistrationRequest, REGISTRATION_REQUEST_FIXED_LENGTH, "Registration Request", opts);
+  if (!f.ok) return f;
+  const { view, extensions, spans } = f.value;
   const message: RegistrationRequest = {
     flags: flagsFromByte(buf[1] ?? 0),
     lifetime: view.getUint16(2),
@@ -73,9 +67,9 @@ export function parseRegistrationRequest(
     homeAgent: view.getUint32(8),
     careOfAddress: view.getUint32(12),
     identification: view.getBigUint64(16),
-    extensions: exts.value.extensions,
+    extensions,
   };
-  return ok({ message, spans: exts.value.spans }, buf.length);
+  return ok({ message, spans }, buf.length);
 }
 
 export function registrationRequestLength(msg: RegistrationRequest, opts: MipCodecOptions): number {
@@ -111,25 +105,18 @@ export function parseRegistrationReply(
   buf: Uint8Array,
   opts: MipCodecOptions,
 ): Parsed<ParsedMipMessage<RegistrationReply>> {
-  if (buf.length < 1) return fail("truncated", 0, "empty payload");
-  if (buf[0] !== MipMessageType.RegistrationReply) {
-    return fail("unexpected-type", 0, `message type ${buf[0] ?? 0} is not a Registration Reply`);
-  }
-  if (buf.length < REGISTRATION_REPLY_FIXED_LENGTH) {
-    return fail("truncated", buf.length, `Registration Reply needs 20 bytes, got ${buf.length}`);
-  }
-  const view = viewOf(buf);
-  const exts = parseExtensions(buf, REGISTRATION_REPLY_FIXED_LENGTH, buf.length, opts);
-  if (!exts.ok) return exts;
+  const f = parseMessageFrame(buf, MipMessageType.RegistrationReply, REGISTRATION_REPLY_FIXED_LENGTH, "Registration Reply", opts);
+  if (!f.ok) return f;
+  const { view, extensions, spans } = f.value;
   const message: RegistrationReply = {
     code: buf[1] ?? 0,
     lifetime: view.getUint16(2),
     homeAddress: view.getUint32(4),
     homeAgent: view.getUint32(8),
     identification: view.getBigUint64(12),
-    extensions: exts.value.extensions,
+    extensions,
   };
-  return ok({ message, spans: exts.value.spans }, buf.length);
+  return ok({ message, spans }, buf.length);
 }
 
 export function registrationReplyLength(msg: RegistrationReply, opts: MipCodecOptions): number {

@@ -9,9 +9,10 @@ import type {
   RevocationAcknowledgment,
 } from "./mip-types.ts";
 import { MipMessageType } from "./mip-types.ts";
-import { encodeExtensions, extensionsLength, parseExtensions } from "./mip-extension.ts";
+import { encodeExtensions, extensionsLength } from "./mip-extension.ts";
+import { parseMessageFrame } from "./mip-message.ts";
 import { checkRoom, checkUint, viewOf } from "./mip-fields.ts";
-import { fail, ok } from "./parsed.ts";
+import { ok } from "./parsed.ts";
 import type { Parsed } from "./parsed.ts";
 
 export const REVOCATION_FIXED_LENGTH = 20;
@@ -30,16 +31,9 @@ export function parseRegistrationRevocation(
   buf: Uint8Array,
   opts: MipCodecOptions,
 ): Parsed<ParsedMipMessage<RegistrationRevocation>> {
-  if (buf.length < 1) return fail("truncated", 0, "empty payload");
-  if (buf[0] !== MipMessageType.RegistrationRevocation) {
-    return fail("unexpected-type", 0, `message type ${buf[0] ?? 0} is not a Registration Revocation`);
-  }
-  if (buf.length < REVOCATION_FIXED_LENGTH) {
-    return fail("truncated", buf.length, `Registration Revocation needs 20 bytes, got ${buf.length}`);
-  }
-  const view = viewOf(buf);
-  const exts = parseExtensions(buf, REVOCATION_FIXED_LENGTH, buf.length, opts);
-  if (!exts.ok) return exts;
+  const f = parseMessageFrame(buf, MipMessageType.RegistrationRevocation, REVOCATION_FIXED_LENGTH, "Registration Revocation", opts);
+  if (!f.ok) return f;
+  const { view, extensions, spans } = f.value;
   const bits = buf[2] ?? 0;
   const message: RegistrationRevocation = {
     aBit: (bits & 0x80) !== 0,
@@ -48,9 +42,9 @@ export function parseRegistrationRevocation(
     homeDomainAddress: view.getUint32(8),
     foreignDomainAddress: view.getUint32(12),
     revocationId: view.getUint32(16),
-    extensions: exts.value.extensions,
+    extensions,
   };
-  return ok({ message, spans: exts.value.spans }, buf.length);
+  return ok({ message, spans }, buf.length);
 }
 
 export function registrationRevocationLength(msg: RegistrationRevocation, opts: MipCodecOptions): number {
@@ -86,23 +80,16 @@ export function parseRevocationAcknowledgment(
   buf: Uint8Array,
   opts: MipCodecOptions,
 ): Parsed<ParsedMipMessage<RevocationAcknowledgment>> {
-  if (buf.length < 1) return fail("truncated", 0, "empty payload");
-  if (buf[0] !== MipMessageType.RevocationAcknowledgment) {
-    return fail("unexpected-type", 0, `message type ${buf[0] ?? 0} is not a Revocation Acknowledgment`);
-  }
-  if (buf.length < REVOCATION_ACK_FIXED_LENGTH) {
-    return fail("truncated", buf.length, `Revocation Acknowledgment needs 12 bytes, got ${buf.length}`);
-  }
-  const view = viewOf(buf);
-  const exts = parseExtensions(buf, REVOCATION_ACK_FIXED_LENGTH, buf.length, opts);
-  if (!exts.ok) return exts;
+  const f = parseMessageFrame(buf, MipMessageType.RevocationAcknowledgment, REVOCATION_ACK_FIXED_LENGTH, "Revocation Acknowledgment", opts);
+  if (!f.ok) return f;
+  const { view, extensions, spans } = f.value;
   const message: RevocationAcknowledgment = {
     iBit: ((buf[2] ?? 0) & 0x80) !== 0,
     homeAddress: view.getUint32(4),
     revocationId: view.getUint32(8),
-    extensions: exts.value.extensions,
+    extensions,
   };
-  return ok({ message, spans: exts.value.spans }, buf.length);
+  return ok({ message, spans }, buf.length);
 }
 
 export function revocationAcknowledgmentLength(msg: RevocationAcknowledgment, opts: MipCodecOptions): number {
