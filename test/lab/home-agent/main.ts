@@ -1,0 +1,143 @@
+// The lab home agent as a process: `node ha.mjs CONFIG.json` inside the HA's
+// network namespace (the lab bundles this file with esbuild; the native addon
+// comes from $AN_NATIVE_ADDON). A thin shell around HomeAgent: UDP 434, raw IPv4
+// sockets for protocols 41 and 47, and the TUN facing the correspondent.
+//
+// stdout: one JSON object per line, {"event": <type>, ...fields, "t": <ms since 1970>}:
+// "ready" once listening, then every HaEvent (events.ts); "packet" fields become
+// hex strings when the config says hexDumps, else are left out; "error" on a
+// fatal error (exit 1). stdin (optional): JSON lines {"op": "revoke", "nai": ...},
+// {"op": "bindings"} (answers {"event": "bindings", "bindings": [...]}), {"op": "exit"}.
+import { createSocket } from "node:dgram";
+import { readFileSync } from "node:fs";
+import { createInterface } from "node:readline";
+import { TunDevice } from "../../../src/io/tun-device.ts";
+import { TunnelSocket } from "../../../src/io/tunnel-socket.ts";
+import type { PacketBatch } from "../../../src/io/packet-batch.ts";
+import { formatIpv4, parseIpv4 } from "../../../src/wire/ipv4-address.ts";
+import { MIP_UDP_PORT } from "../../../src/wire/mip-types.ts";
+import { parseTunnelPacket, tunnelHeaderLength, writeTunnelHeaders } from "../../../src/wire/tunnel.ts";
+import { loadHaConfig } from "./config.ts";
+import type { HaInput, HaOutput } from "./events.ts";
+import { HomeAgent } from "./home-agent.ts";
+
+function line(event: string, fields: Record<string, unknown>): void {
+  process.stdout.write(`${JSON.stringify({ event, ...fields, t: Date.now() })}\n`);
+}
+
+function fatal(error: unknown): never {
+  line("error", { message: error instanceof Error ? error.message : String(error) });
+  process.exit(1);
+}
+
+process.on("uncaughtException", fatal);
+
+const file = process.argv[2];
+if (file === undefined) fatal(new Error("usage: ha.mjs CONFIG.json"));
+const { config, io } = loadHaConfig(JSON.parse(readFileSync(file, "utf8")) as unknown);
+const ha = new HomeAgent(config, { wallOffsetMs: io.clockOffsetMs });
+const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("hex");
+
+const udp = createSocket("udp4");
+const tunnels = { 41: TunnelSocket.open(41), 47: TunnelSocket.open(47) };
+const tun = TunDevice.open(io.tun);
+let ipId = 1;
+let timer: NodeJS.Timeout | undefined;
+
+function perform(o: HaOutput): void {
+  switch (o.kind) {
+    case "send-signalling":
+      udp.send(o.bytes, o.toPort, formatIpv4(o.to));
+      return;
+    case "to-tunnel": {
+      const t = o.tunnel;
+      const p = { src: config.address, dst: t.careOf, ttl: io.tunnelTtl, dontFragment: false, identification: ipId, gre: t.gre ? { key: t.greKey } : null };
+      ipId = (ipId + 1) & 0xffff || 1;
+      const hdr = tunnelHeaderLength(p);
+      const out = new Uint8Array(hdr + o.packet.length);
+      out.set(o.packet, hdr);
+      writeTunnelHeaders(out, 0, p, o.packet.length);
+      try {
+        tunnels[t.gre ? 47 : 41].send(out);
+      } catch (e) {
+        line("dropped", { what: "to-tunnel", reason: e instanceof Error ? e.message : String(e), nai: o.nai });
+      }
+      return;
+    }
+    case "to-home-link":
+      try {
+        tun.send(o.packet);
+      } catch (e) {
+        line("dropped", { what: "to-home-link", reason: e instanceof Error ? e.message : String(e), nai: o.nai });
+      }
+      return;
+    case "event": {
+      const { type, ...fields } = o.event;
+      if ("packet" in fields) {
+        const { packet, ...rest } = fields;
+        line(type, io.hexDumps ? { ...rest, hex: hex(packet) } : rest);
+      } else line(type, fields);
+      return;
+    }
+  }
+}
+
+function handle(input: HaInput): void {
+  for (const o of ha.handle(Date.now(), input)) perform(o);
+  if (timer) clearTimeout(timer);
+  const at = ha.nextDeadline();
+  timer = at === undefined ? undefined : setTimeout(() => handle({ kind: "deadline" }), Math.max(0, at - Date.now()));
+}
+
+function onTunnelBatch(batch: PacketBatch): void {
+  for (let i = 0; i < batch.count; i++) {
+    const bytes = batch.packet(i);
+    const p = parseTunnelPacket(bytes);
+    if (!p.ok) {
+      line("dropped", { what: "tunnel-packet", reason: `${p.error.kind}: ${p.error.detail}` });
+      continue;
+    }
+    const v = p.value;
+    if (v.dst !== config.address) continue; // another local address's traffic
+    handle({ kind: "tunnel-packet", outerSrc: v.src, gre: v.kind === "gre", greKey: v.key, packet: bytes.subarray(v.innerOffset, v.innerOffset + v.innerLength) });
+  }
+}
+
+const onIoError = (what: string) => (error: Error, stopped: boolean) => line("io-error", { what, message: error.message, stopped });
+tunnels[41].onBatch(onTunnelBatch, onIoError("tunnel-41"));
+tunnels[47].onBatch(onTunnelBatch, onIoError("tunnel-47"));
+tun.onBatch((batch) => {
+  for (let i = 0; i < batch.count; i++) handle({ kind: "from-home-link", packet: batch.packet(i) });
+}, onIoError("tun"));
+
+udp.on("message", (msg, rinfo) => {
+  const from = parseIpv4(rinfo.address);
+  if (from !== null) handle({ kind: "signalling", from, fromPort: rinfo.port, bytes: new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength) });
+});
+udp.on("error", fatal);
+udp.bind({ address: formatIpv4(config.address), port: MIP_UDP_PORT }, () => {
+  line("ready", { address: formatIpv4(config.address), port: MIP_UDP_PORT, tun: tun.name, pid: process.pid });
+});
+
+function stop(): void {
+  if (timer) clearTimeout(timer);
+  for (const s of [tunnels[41], tunnels[47], tun]) s.close();
+  udp.close();
+  process.exit(0);
+}
+process.on("SIGTERM", stop);
+process.on("SIGINT", stop);
+
+createInterface({ input: process.stdin }).on("line", (text) => {
+  let cmd: { op?: unknown; nai?: unknown };
+  try {
+    cmd = JSON.parse(text) as { op?: unknown; nai?: unknown };
+  } catch {
+    line("dropped", { what: "command", reason: "not JSON" });
+    return;
+  }
+  if (cmd.op === "revoke" && typeof cmd.nai === "string") handle({ kind: "revoke", nai: cmd.nai });
+  else if (cmd.op === "bindings") line("bindings", { bindings: ha.bindingsSnapshot() });
+  else if (cmd.op === "exit") stop();
+  else line("dropped", { what: "command", reason: `unknown op ${String(cmd.op)}` });
+});
