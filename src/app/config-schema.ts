@@ -78,6 +78,8 @@ export const configSchema = z
       .strict(),
     uplink: z.object({ interface: ifname }).strict(),
     careOf,
+    /** "neighbor-discovery": the first NS/RS of a station starts its session; "any-ipv6": any IPv6 frame (see src/core/config.ts). */
+    triggerOn: z.enum(["neighbor-discovery", "any-ipv6"]).default("neighbor-discovery"),
     realms: z.array(realm).min(1).max(1024),
     identity: z
       .object({
@@ -187,6 +189,7 @@ export function toEngineConfig(c: AnConfig, accessMac: Uint8Array, readFile: Sec
       c.careOf.mode === "pool"
         ? { mode: "pool", addresses: c.careOf.addresses.map((a) => parseIpv4(a)!) }
         : { mode: "shared", address: parseIpv4(c.careOf.address)!, firstKey: c.careOf.greKeys.first, keyCount: c.careOf.greKeys.count },
+    triggerOn: c.triggerOn,
     registration: c.registration,
     revocationSupport: c.revocationSupport,
     maxSessions: c.limits.maxSessions,

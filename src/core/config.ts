@@ -55,6 +55,12 @@ export interface EngineConfig {
   /** Provisioned identities by MAC (lowercase "aa:bb:cc:dd:ee:ff"). */
   readonly provisioned: ReadonlyMap<string, string>;
   readonly careOf: CareOfConfig;
+  /**
+   * What starts a session for an unknown station: its first NS or RS (the draft's
+   * SHALL), or any IPv6 frame (the draft's MAY; needed where MNs move between ANs
+   * and no link-layer event announces them: Linux sends only MLD after a move).
+   */
+  readonly triggerOn: "neighbor-discovery" | "any-ipv6";
   readonly registration: RegistrationTiming;
   /** Attach the Revocation Support extension (RFC 3543) to registrations. */
   readonly revocationSupport: boolean;

@@ -16,6 +16,8 @@ export function newEngineCounters() {
     holdDropTotalBytes: 0,
     framesToTunnel: 0,
     packetsFromTunnel: 0,
+    downlinkHeld: 0,
+    downlinkHoldDropped: 0,
     packetsFromTunnelUnmatched: 0,
     packetsFromTunnelWrongSource: 0,
     packetsFromTunnelMalformed: 0,

@@ -249,14 +249,19 @@ export class Engine {
       this.counters.framesMalformed++;
       return;
     }
-    // Only ND from the MN's own stack starts a session (draft 3.2.2 step 3). Linux
-    // sends an MLD report before its DAD NS; that report is for a router on the home
-    // link, which the MN will not have until the tunnel is up, so it is dropped.
-    if (seen.kind !== "neighbor-solicitation" && seen.kind !== "router-solicitation") {
+    // By default only ND from the MN's own stack starts a session (draft 3.2.2 step
+    // 3: "the RS or the NS, whichever received first"). Linux sends an MLD report
+    // before its DAD NS; that report is for a router on the home link, which the MN
+    // will not have until the tunnel is up, so it is dropped. With triggerOn
+    // "any-ipv6" (draft 3.2.2: "the first IPv6 packet ... MAY"), any IPv6 frame
+    // starts one: a Linux MN that moved its link sends only MLD reports, no new DAD
+    // or RS, so without link-layer events that is how a new AN learns of it.
+    const isNd = seen.kind === "neighbor-solicitation" || seen.kind === "router-solicitation";
+    if (!isNd && this.config.triggerOn !== "any-ipv6") {
       this.counters.framesUnknownMnNonTrigger++;
       return;
     }
-    const created = this.startSession(now, mac, eth.value.src, seen.kind, undefined);
+    const created = this.startSession(now, mac, eth.value.src, isNd ? seen.kind : "ipv6-frame", undefined);
     if (!created) return;
     this.learnUplink(created, seen);
     this.holdFrame(created, frame);
@@ -400,6 +405,7 @@ export class Engine {
     const wasForwarding = isForwarding(s.state);
     this.deadlines.cancel(s);
     this.hold.drain(s.held);
+    this.dropHeldDownlink(s);
     this.sessions.delete(s.mac);
     if (this.byNai.get(s.nai) === s) this.byNai.delete(s.nai);
     this.forgetIdentification(s, s.lastIdentification);
@@ -438,6 +444,7 @@ export class Engine {
         if (from !== "deregistering") {
           if (isForwarding(from)) this.actions.push({ kind: "unbind", mac: s.mac });
           this.hold.drain(s.held);
+          this.dropHeldDownlink(s);
           s.attempts = 0;
           s.resynced = false;
           // RFC 5944 3.6.3: at least 1 s between requests for one binding; a
@@ -453,6 +460,7 @@ export class Engine {
       case "failed":
       case "no-service":
         this.hold.drain(s.held);
+        this.dropHeldDownlink(s);
         s.holdOffUntil = now + this.config.registration.holdOffMs;
         this.deadlines.arm(s, s.holdOffUntil);
         return;
@@ -472,6 +480,11 @@ export class Engine {
       const held = this.hold.drain(s.held);
       for (const f of held) this.releaseHeld(s, f);
       this.counters.framesHeldReleased += held.length;
+      if (s.heldDownlink) {
+        const down = this.hold.drain(s.heldDownlink);
+        s.heldDownlink = null;
+        for (const packet of down) this.deliverDownlink(now, s, packet);
+      }
       this.emit({
         type: "registered",
         mac: s.mac,
@@ -772,7 +785,8 @@ export class Engine {
   private onTunnelPacket(now: number, p: Extract<EngineInput, { kind: "tunnel-packet" }>): void {
     this.counters.packetsFromTunnel++;
     const s = p.greKey !== null ? this.byKey.get(p.greKey) : this.byCoa.get(p.outerDst);
-    if (!s || !isForwarding(s.state)) {
+    const registering = s?.state === "registering";
+    if (!s || !(isForwarding(s.state) || registering)) {
       this.counters.packetsFromTunnelUnmatched++;
       return;
     }
@@ -780,7 +794,21 @@ export class Engine {
       this.counters.packetsFromTunnelWrongSource++;
       return;
     }
-    const seen = inspectDownlink(p.packet);
+    if (registering) {
+      // The HA sends its RA right after the reply (draft Figure 6 step 6) and the
+      // two arrive on different sockets: the RA may be read first. Hold it (bounded,
+      // like the uplink) until the reply binds the session.
+      s.heldDownlink ??= { frames: [], bytes: 0 };
+      if (this.hold.hold(s.heldDownlink, p.packet) === undefined) this.counters.downlinkHeld++;
+      else this.counters.downlinkHoldDropped++;
+      return;
+    }
+    this.deliverDownlink(now, s, p.packet);
+  }
+
+  /** An IPv6 packet from the MN's tunnel: inspected on the way (never altered), then to the MN. */
+  private deliverDownlink(now: number, s: Session, packet: Uint8Array): void {
+    const seen = inspectDownlink(packet);
     if (seen.kind === "malformed") {
       this.counters.packetsFromTunnelMalformed++;
       return;
@@ -805,7 +833,12 @@ export class Engine {
       }
     }
     this.counters.framesToMn++;
-    this.actions.push({ kind: "to-mn", dst: s.macBytes, src: s.haLinkLayer ?? this.config.accessMac, packet: p.packet });
+    this.actions.push({ kind: "to-mn", dst: s.macBytes, src: s.haLinkLayer ?? this.config.accessMac, packet });
+  }
+
+  private dropHeldDownlink(s: Session): void {
+    if (s.heldDownlink) this.hold.drain(s.heldDownlink);
+    s.heldDownlink = null;
   }
 
   // ---- import / shutdown ----------------------------------------------------------

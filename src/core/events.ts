@@ -2,7 +2,7 @@
 // logs, telemetry and the fleet. Byte arrays in actions may be views into the
 // buffer of the call that produced them: carry actions out before the next call.
 
-export type Trigger = "neighbor-solicitation" | "router-solicitation" | "station-authorised" | "context-import";
+export type Trigger = "neighbor-solicitation" | "router-solicitation" | "ipv6-frame" | "station-authorised" | "context-import";
 
 export type ReleaseReason =
   | "deregistered"

@@ -53,6 +53,8 @@ export interface Session extends DeadlineOwner {
   holdOffUntil: number | undefined;
 
   held: HeldFrames;
+  /** Packets from the HA that overtook its accepted reply (allocated only then). */
+  heldDownlink: HeldFrames | null;
 }
 
 /**
@@ -81,6 +83,7 @@ class SessionRecord implements Session {
   lastHeardAt: number;
   holdOffUntil: number | undefined = undefined;
   held: HeldFrames = { frames: [], bytes: 0 };
+  heldDownlink: HeldFrames | null = null;
   deadlineAt: number | undefined = undefined;
   deadlineGeneration = 0;
   readonly mac: string;

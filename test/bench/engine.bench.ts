@@ -28,6 +28,7 @@ function config(): EngineConfig {
     derivedRealm: "example.net",
     provisioned: new Map(),
     careOf: { mode: "shared", address: COA, firstKey: 0x10000, keyCount: 1 << 20 },
+    triggerOn: "neighbor-discovery",
     registration: DEFAULT_REGISTRATION_TIMING,
     revocationSupport: true,
     maxSessions: SESSIONS + 10,

@@ -3,7 +3,8 @@
 // Ethernet header. The IPv6 packet itself is never changed.
 import { describe, expect, it } from "vitest";
 import { dadNeighborSolicitation, dataFrame, echoRequestPacket, ip6, linkLocalOf, mac, packetOf, routerAdvertisementPacket } from "../../support/frames.ts";
-import { ACCESS_MAC, COA_POOL, FIRST_KEY, HA, HA_MAC, Harness, kinds, MN1, MN2, ofKind, sharedConfig, SHARED_COA, STRANGER } from "./harness.ts";
+import { DEFAULT_HOLD_CAPS } from "../../../src/core/config.ts";
+import { ACCESS_MAC, COA_POOL, FIRST_KEY, HA, HA_MAC, Harness, kinds, makeConfig, MN1, MN2, ofKind, sharedConfig, SHARED_COA, STRANGER } from "./harness.ts";
 
 const ROUTER = mac("02:00:5e:00:53:99");
 const HA_LLA = ip6("fe80::1");
@@ -94,12 +95,49 @@ describe("downlink", () => {
     expect(h.engine.session(MN1)?.haLinkLayer).toBeNull();
   });
 
-  it("for an MN not bound (registering, or unknown CoA) is dropped", () => {
+  it("for an unknown CoA, or an MN that failed, is dropped", () => {
     const h = new Harness();
     h.frame(dadNeighborSolicitation(mac(MN1)), 0);
-    expect(h.tunnel(downlinkPacket(MN1), { outerDst: COA_POOL[0]! }, 100)).toEqual([]);
     expect(h.tunnel(downlinkPacket(MN1), { outerDst: COA_POOL[2]! }, 100)).toEqual([]);
+    h.answerLast({ code: 129 });
+    expect(h.engine.sessionState(MN1)).toBe("failed");
+    expect(h.tunnel(downlinkPacket(MN1), { outerDst: COA_POOL[0]! }, 200)).toEqual([]);
     expect(h.engine.counters.packetsFromTunnelUnmatched).toBe(2);
+  });
+
+  it("that overtakes the accepted reply (the HA's RA) is held and delivered on bind, SLLA learned", () => {
+    const h = new Harness();
+    h.frame(dadNeighborSolicitation(mac(MN1)), 0);
+    const ra = routerAdvertisementPacket({ src: HA_LLA, slla: HA_MAC, mtu: 1480 });
+    const early = ra.slice();
+    // Arrives before the reply: nothing goes to the MN yet, and the caller's buffer is not kept.
+    expect(h.tunnel(early, { outerDst: COA_POOL[0]! }, 100)).toEqual([]);
+    early.fill(0);
+    expect(h.engine.counters.downlinkHeld).toBe(1);
+    const bound = h.answerLast();
+    const kindsInOrder = kinds(bound);
+    // Bind, then the held uplink DAD NS to the tunnel, then the held RA to the MN.
+    expect(kindsInOrder.indexOf("bind")).toBeLessThan(kindsInOrder.indexOf("to-tunnel"));
+    expect(kindsInOrder.indexOf("to-tunnel")).toBeLessThan(kindsInOrder.indexOf("to-mn"));
+    const [toMn] = ofKind(bound, "to-mn");
+    expect(Buffer.from(toMn!.packet).equals(Buffer.from(ra))).toBe(true);
+    expect(toMn!.src).toEqual(HA_MAC);
+    expect(h.engine.session(MN1)?.haLinkLayer).toEqual(HA_MAC);
+    expect(h.engine.heldFrames).toBe(0);
+  });
+
+  it("held while registering is bounded by the hold caps and dropped if the registration fails", () => {
+    const h = new Harness(makeConfig({ hold: { ...DEFAULT_HOLD_CAPS, framesPerMn: 2 } }));
+    h.frame(dadNeighborSolicitation(mac(MN1)), 0); // one uplink frame held
+    h.tunnel(downlinkPacket(MN1), { outerDst: COA_POOL[0]! }, 100);
+    h.tunnel(downlinkPacket(MN1), { outerDst: COA_POOL[0]! }, 110);
+    h.tunnel(downlinkPacket(MN1), { outerDst: COA_POOL[0]! }, 120);
+    expect(h.engine.counters.downlinkHeld).toBe(2);
+    expect(h.engine.counters.downlinkHoldDropped).toBe(1);
+    expect(h.engine.heldFrames).toBe(3);
+    const failed = h.answerLast({ code: 129 });
+    expect(ofKind(failed, "to-mn")).toEqual([]);
+    expect(h.engine.heldFrames).toBe(0);
   });
 
   it("a non-IPv6 inner packet is counted as malformed", () => {

@@ -61,6 +61,7 @@ export function makeConfig(over: Partial<EngineConfig> = {}): EngineConfig {
     derivedRealm: "example.net",
     provisioned: new Map(),
     careOf: { mode: "pool", addresses: COA_POOL },
+    triggerOn: "neighbor-discovery",
     registration: { ...DEFAULT_REGISTRATION_TIMING, jitter: 0, refreshJitter: 0 },
     revocationSupport: true,
     maxSessions: 100,

@@ -127,6 +127,22 @@ describe("other triggers and non-triggers", () => {
     expect(h.engine.counters.framesUnknownMnNonTrigger).toBe(1);
   });
 
+  it("with triggerOn any-ipv6, an MLD report (all a Linux MN sends after moving) starts a session and is held", () => {
+    const h = new Harness(makeConfig({ triggerOn: "any-ipv6" }));
+    const report = mldReport(mac(MN1));
+    const actions = h.frame(report);
+    expect(eventsOf(actions, "session-started")[0]?.trigger).toBe("ipv6-frame");
+    expect(requestsIn(actions)).toHaveLength(1);
+    expect(h.engine.heldFrames).toBe(1);
+    expect(h.engine.counters.framesUnknownMnNonTrigger).toBe(0);
+    // Non-IPv6 frames still do not.
+    const arp = mldReport(mac(MN2));
+    arp.set([0x08, 0x06], 12);
+    expect(h.frame(arp, 10)).toEqual([]);
+    expect(h.engine.sessionCount).toBe(1);
+    expect(h.engine.counters.framesNotIpv6).toBe(1);
+  });
+
   it.each([
     ["a bad ICMPv6 checksum", { badChecksum: true }],
     ["hop limit 254", { hopLimit: 254 }],
