@@ -10,7 +10,14 @@ export interface CareOf {
 }
 
 export class CareOfAllocator {
+  /** Free pool addresses, used front first and returned at the back (FIFO). */
   private freeAddresses: number[] = [];
+  /**
+   * Released CoAs the HA may still hold a binding for (the release was not
+   * confirmed): reusing one at once would deliver the old MN's downlink to a new
+   * MN. They stay in use until `until` (monotonic ms).
+   */
+  private quarantine: { coa: CareOf; until: number }[] = [];
   private usedAddresses = new Set<number>();
   private nextKey = 0;
   private usedKeys = new Set<number>();
@@ -28,16 +35,17 @@ export class CareOfAllocator {
     this.config = config;
     if (config.mode === "pool") {
       // Lowest address first, so a restarted AN hands out the same addresses in the same order.
-      this.freeAddresses = [...config.addresses].filter((a) => !this.usedAddresses.has(a)).sort((a, b) => b - a);
+      this.freeAddresses = [...config.addresses].filter((a) => !this.usedAddresses.has(a)).sort((a, b) => a - b);
     } else {
       this.freeAddresses = [];
     }
   }
 
-  allocate(): CareOf | undefined {
+  allocate(now: number): CareOf | undefined {
+    this.endQuarantine(now);
     const c = this.config;
     if (c.mode === "pool") {
-      const address = this.freeAddresses.pop();
+      const address = this.freeAddresses.shift();
       if (address === undefined) return undefined;
       this.usedAddresses.add(address);
       return { address, greKey: null };
@@ -74,7 +82,32 @@ export class CareOfAllocator {
     return wanted;
   }
 
-  release(coa: CareOf): void {
+  /**
+   * Gives a CoA back. `quarantineMs` > 0 when the HA did not confirm that the
+   * binding is gone: the CoA is not handed out again before that much time.
+   */
+  release(coa: CareOf, now = 0, quarantineMs = 0): void {
+    if (quarantineMs > 0) {
+      this.quarantine.push({ coa, until: now + quarantineMs });
+      return;
+    }
+    this.free(coa);
+  }
+
+  get quarantined(): number {
+    return this.quarantine.length;
+  }
+
+  private endQuarantine(now: number): void {
+    // Ordered by release time; lifetimes differ, so a later entry may be due first:
+    // it waits for the ones ahead (at most one lifetime longer), which keeps this O(1).
+    let n = 0;
+    while (n < this.quarantine.length && this.quarantine[n]!.until <= now) n++;
+    if (n === 0) return;
+    for (const q of this.quarantine.splice(0, n)) this.free(q.coa);
+  }
+
+  private free(coa: CareOf): void {
     if (coa.greKey !== null) {
       this.usedKeys.delete(coa.greKey);
       return;

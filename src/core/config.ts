@@ -65,6 +65,8 @@ export interface EngineConfig {
   /** Attach the Revocation Support extension (RFC 3543) to registrations. */
   readonly revocationSupport: boolean;
   readonly maxSessions: number;
+  /** Sessions that may start per second (burst the same); 0 disables the limit. */
+  readonly sessionStartsPerSecond: number;
   readonly hold: HoldCaps;
   /** Deregister an MN from which nothing was heard for this long; 0 disables (rely on link events). */
   readonly idleTimeoutMs: number;

@@ -7,7 +7,7 @@ import { formatIpv4 } from "../wire/ipv4-address.ts";
 import { formatMac, parseMac } from "../wire/mac.ts";
 import { verifyMnHaAuth } from "../wire/mip-auth.ts";
 import { isRegistrationAccepted, replyCodeName, ReplyCode } from "../wire/mip-codes.ts";
-import { clockOffsetFromMismatch, nextIdentification, replyMatchesRequest } from "../wire/mip-identification.ts";
+import { clockOffsetFromMismatch, nextIdentification, replyMatchesRequest, resyncedIdentification } from "../wire/mip-identification.ts";
 import { parseRegistrationReply, peekMipMessageType } from "../wire/mip-registration.ts";
 import { parseRegistrationRevocation } from "../wire/mip-revocation.ts";
 import { classifyFrame, ND_NEIGHBOR_SOLICITATION, ND_ROUTER_SOLICITATION } from "../wire/ndisc.ts";
@@ -16,7 +16,7 @@ import { MIP_UDP_PORT, MipMessageType } from "../wire/mip-types.ts";
 import { refreshDelayMs, retransmitTimeoutMs } from "./backoff.ts";
 import { CareOfAllocator } from "./care-of.ts";
 import type { CareOf } from "./care-of.ts";
-import type { EngineConfig } from "./config.ts";
+import type { EngineConfig, RealmConfig } from "./config.ts";
 import { CONTEXT_VERSION, fromHex, toHex } from "./context.ts";
 import type { SessionContext } from "./context.ts";
 import { newEngineCounters } from "./counters.ts";
@@ -56,6 +56,18 @@ export type EngineInput =
   /** The wall clock (ms since 1970) at `now`: identifications are wall-clock timestamps. */
   | { readonly kind: "wall-clock"; readonly wallMs: number };
 
+/** A binding the engine let go of, kept a minute to acknowledge a late revocation. */
+interface ReleasedBinding {
+  readonly nai: string;
+  readonly mac: string;
+  readonly realm: RealmConfig;
+  readonly careOf: CareOf;
+  readonly haRevocationFloor: number | undefined;
+  readonly until: number;
+}
+
+const RELEASED_MEMORY_MS = 60_000;
+
 export interface EngineOptions {
   readonly random: RandomSource;
   /** Wall clock minus monotonic clock, in ms, until a "wall-clock" input says otherwise. */
@@ -81,7 +93,14 @@ export class Engine {
    * outlives the session a revocation ended: a captured revocation replayed at
    * the MN's next binding (same NAI, often the same CoA) must not end it too.
    */
-  private readonly revocationIds = new Map<string, number>();
+  private readonly revocationIds = new Map<string, { readonly id: number; readonly ack: Uint8Array }>();
+  /** Bindings released recently, by NAI: a revocation for them is still acknowledged. */
+  private readonly released = new Map<string, ReleasedBinding>();
+  /** What each HA's clock is off by, learned from 133 replies: new sessions start with it. */
+  private readonly haClockOffsets = new Map<number, number>();
+  /** Session starts left in the current second (flood guard). */
+  private startTokens = 0;
+  private startTokensAt = -Infinity;
   private readonly deadlines = new DeadlineQueue<Session>();
   private readonly careOf: CareOfAllocator;
   private readonly hold: HoldPool;
@@ -170,8 +189,11 @@ export class Engine {
     this.careOf.reset(config.careOf);
     this.hold.setCaps(config.hold);
     for (const s of this.sessions.values()) {
+      // A new key for the same HA applies from the session's next request. A session
+      // whose realm moved to another HA keeps the HA it is registered with until it
+      // ends: switching its tunnel without registering there would black-hole it.
       const realm = findRealm(config, realmOf(s.nai));
-      if (realm) s.realm = realm;
+      if (realm && realm.homeAgent === s.realm.homeAgent) s.realm = realm;
     }
   }
 
@@ -362,6 +384,17 @@ export class Engine {
   // ---- sessions ----------------------------------------------------------------
 
   private startSession(now: number, mac: string, macBytes: Uint8Array, trigger: Trigger, identity: string | undefined): Session | undefined {
+    // Group-bit sources are not stations (and their downlink would go out as
+    // broadcast); our own MAC is a reflection. Neither may own a session.
+    if ((macBytes[0]! & 1) !== 0 || bytesEqual(macBytes, this.config.accessMac)) {
+      this.counters.framesBadSourceMac++;
+      return undefined;
+    }
+    if (!this.takeStartToken(now)) {
+      this.counters.refusedStartRate++;
+      this.emit({ type: "refused", mac, reason: "start-rate", detail: `${this.config.sessionStartsPerSecond}/s` });
+      return undefined;
+    }
     if (this.sessions.size >= this.config.maxSessions) {
       this.counters.refusedSessionCap++;
       this.emit({ type: "refused", mac, reason: "session-cap", detail: `${this.config.maxSessions} sessions` });
@@ -380,18 +413,35 @@ export class Engine {
       this.emit({ type: "refused", mac, reason: "nai-in-use", detail: `NAI ${id.nai} already in use by another station` });
       return undefined;
     }
-    const coa = this.careOf.allocate();
+    const coa = this.careOf.allocate(now);
     if (!coa) {
       this.counters.refusedCoaExhausted++;
       this.emit({ type: "refused", mac, reason: "coa-exhausted" });
       return undefined;
     }
     const s = newSession({ mac, macBytes: macBytes.slice(), nai: id.nai, identitySource: id.source, realm: id.realm, careOf: coa, now });
+    s.clockOffsetMs = this.haClockOffsets.get(id.realm.homeAgent) ?? 0;
     this.addSession(s);
     this.counters.sessionsStarted++;
     this.emit({ type: "session-started", mac, nai: id.nai, identitySource: id.source, trigger, careOf: formatIpv4(coa.address), greKey: coa.greKey });
     this.sendRequest(now, s);
     return s;
+  }
+
+  /**
+   * A token bucket on session starts: a station spoofing source MACs cannot make
+   * the AN fire registrations at the HA faster than this (each costs up to
+   * maxTries requests), nor grow the table faster.
+   */
+  private takeStartToken(now: number): boolean {
+    const rate = this.config.sessionStartsPerSecond;
+    if (rate <= 0) return true;
+    this.startTokens = Math.min(rate, this.startTokens + ((now - this.startTokensAt) / 1000) * rate);
+    if (!Number.isFinite(this.startTokens)) this.startTokens = rate;
+    this.startTokensAt = now;
+    if (this.startTokens < 1) return false;
+    this.startTokens -= 1;
+    return true;
   }
 
   private addSession(s: Session): void {
@@ -401,7 +451,19 @@ export class Engine {
     else this.byCoa.set(s.careOf.address, s);
   }
 
-  private removeSession(s: Session, reason: ReleaseReason): void {
+  /**
+   * How long the CoA must rest before another MN gets it: until the HA's binding
+   * to it would have run out, unless the HA confirmed it is gone.
+   */
+  private quarantineMs(now: number, s: Session): number {
+    if (s.haConfirmedRelease) return 0;
+    if (s.expiresAt !== undefined) return Math.max(0, s.expiresAt - now);
+    // Never accepted as far as we know; a request may have been, its reply lost.
+    if (s.lastIdentification === undefined) return 0;
+    return Math.max(0, s.lastRequestAt + this.config.registration.lifetimeS * 1000 - now);
+  }
+
+  private removeSession(now: number, s: Session, reason: ReleaseReason): void {
     const wasForwarding = isForwarding(s.state);
     this.deadlines.cancel(s);
     this.hold.drain(s.held);
@@ -412,7 +474,15 @@ export class Engine {
     if (s.careOf.greKey !== null) {
       if (this.byKey.get(s.careOf.greKey) === s) this.byKey.delete(s.careOf.greKey);
     } else if (this.byCoa.get(s.careOf.address) === s) this.byCoa.delete(s.careOf.address);
-    this.careOf.release(s.careOf);
+    this.careOf.release(s.careOf, now, this.quarantineMs(now, s));
+    if (reason !== "revoked") {
+      this.released.delete(s.nai);
+      this.released.set(s.nai, { nai: s.nai, mac: s.mac, realm: s.realm, careOf: s.careOf, haRevocationFloor: s.haRevocationFloor, until: now + RELEASED_MEMORY_MS });
+      if (this.released.size > this.config.maxSessions) {
+        const oldest = this.released.keys().next();
+        if (!oldest.done) this.released.delete(oldest.value);
+      }
+    }
     this.counters.sessionsReleased++;
     if (wasForwarding) this.actions.push({ kind: "unbind", mac: s.mac });
     this.emit({ type: "released", mac: s.mac, reason });
@@ -427,7 +497,7 @@ export class Engine {
     const to = nextState(from, input);
     if (to === undefined) return;
     if (to === "released") {
-      this.removeSession(s, reason ?? releaseReasonFor(input));
+      this.removeSession(now, s, reason ?? releaseReasonFor(input));
       return;
     }
     s.state = to;
@@ -435,6 +505,11 @@ export class Engine {
       case "registering":
       case "renewing":
         // Same-state inputs: retry or resync; the request carries a new identification.
+        // RFC 5944 3.6.3: never two requests within 1 s (a 133 comes back faster).
+        if (now - s.lastRequestAt < 1000) {
+          this.deadlines.arm(s, s.lastRequestAt + 1000);
+          return;
+        }
         this.sendRequest(now, s);
         return;
       case "bound":
@@ -447,13 +522,13 @@ export class Engine {
           this.dropHeldDownlink(s);
           s.attempts = 0;
           s.resynced = false;
-          // RFC 5944 3.6.3: at least 1 s between requests for one binding; a
-          // station leaving right after its RRQ waits for that second (not at
-          // shutdown: the process is going away and sends its one request now).
-          if (input !== "shutdown" && now - s.lastRequestAt < 1000) {
-            this.deadlines.arm(s, s.lastRequestAt + 1000);
-            return;
-          }
+        }
+        // RFC 5944 3.6.3: at least 1 s between requests for one binding; a station
+        // leaving right after its RRQ waits for that second (not at shutdown: the
+        // process is going away and sends its one request now).
+        if (input !== "shutdown" && now - s.lastRequestAt < 1000) {
+          this.deadlines.arm(s, s.lastRequestAt + 1000);
+          return;
         }
         this.sendRequest(now, s);
         return;
@@ -462,15 +537,18 @@ export class Engine {
         this.hold.drain(s.held);
         this.dropHeldDownlink(s);
         s.holdOffUntil = now + this.config.registration.holdOffMs;
-        this.deadlines.arm(s, s.holdOffUntil);
+        // A pending cleanup deregistration goes first, 1 s after the last request.
+        this.deadlines.arm(s, s.cleanupDue ? Math.max(now, s.lastRequestAt + 1000) : s.holdOffUntil);
         return;
     }
   }
 
   private enterBound(now: number, s: Session, from: Session["state"]): void {
-    const lifetimeMs = s.grantedLifetimeS * 1000;
-    s.expiresAt = now + lifetimeMs;
-    s.refreshAt = now + refreshDelayMs(this.config.registration, s.grantedLifetimeS, this.random);
+    // RFC 5944 3.6.2.2: the lifetime runs from when the request was sent, not from
+    // when the reply arrived (the HA's clock started then).
+    const base = Math.min(now, s.lastRequestAt);
+    s.expiresAt = base + s.grantedLifetimeS * 1000;
+    s.refreshAt = base + refreshDelayMs(this.config.registration, s.grantedLifetimeS, this.random);
     s.attempts = 0;
     s.resynced = false;
     s.initial = false;
@@ -514,7 +592,12 @@ export class Engine {
     s.attempts++;
     s.lastRequestAt = now;
     const previous = s.lastIdentification;
-    s.lastIdentification = nextIdentification(now + this.wallOffsetMs, s.clockOffsetMs, previous, this.random.uint32());
+    const wall = now + this.wallOffsetMs;
+    s.lastIdentification =
+      s.resyncFloorReset && previous !== undefined
+        ? resyncedIdentification(wall, s.clockOffsetMs, previous, this.random.uint32())
+        : nextIdentification(wall, s.clockOffsetMs, previous, this.random.uint32());
+    s.resyncFloorReset = false;
     this.rememberIdentification(s, previous);
     const lifetimeS = deregistering ? 0 : this.config.registration.lifetimeS;
     const msg = registrationRequest({
@@ -586,6 +669,12 @@ export class Engine {
         return;
       case "failed":
       case "no-service":
+        if (s.cleanupDue) {
+          s.cleanupDue = false;
+          this.sendCleanupDeregistration(now, s);
+          this.deadlines.arm(s, Math.max(now, s.holdOffUntil ?? now));
+          return;
+        }
         this.step(now, s, "hold-off-over");
         return;
     }
@@ -636,21 +725,35 @@ export class Engine {
       this.counters.repliesUnmatched++;
       return;
     }
+    if (s.state === "deregistering" && s.attempts === 0) {
+      // The reply to the registration before the MN left: the lifetime-0 request
+      // waiting for its 1 s slot must still go out, or the HA keeps the binding.
+      this.counters.repliesUnmatched++;
+      return;
+    }
     if (isRegistrationAccepted(reply.code)) {
       this.counters.repliesAccepted++;
       const v6 = reply.extensions.some((e) => e.kind === "ipv6-hoa");
-      if (s.state !== "deregistering") {
+      if (s.state === "deregistering") {
+        s.haConfirmedRelease = true;
+      } else {
         s.grantedLifetimeS = Math.min(reply.lifetime, this.config.registration.lifetimeS);
         s.homeAddress = reply.homeAddress;
         const key = reply.extensions.find((e): e is Extract<MipExtension, { kind: "gre-key" }> => e.kind === "gre-key");
         if (key) s.uplinkKey = key.key;
+        const support = reply.extensions.find((e): e is Extract<MipExtension, { kind: "revocation-support" }> => e.kind === "revocation-support");
+        if (support) s.haRevocationFloor = support.timestamp;
       }
-      if (s.state === "registering" && !v6) {
+      // Shared CoA: without the HA's GRE Key extension it did not agree to keyed GRE
+      // (RFC 6245) and downlink, matched by key, could never reach the MN.
+      const lacksKey = s.state === "registering" && s.careOf.greKey !== null && !reply.extensions.some((e) => e.kind === "gre-key");
+      if (s.state === "registering" && (!v6 || lacksKey)) {
         this.counters.noService++;
-        this.emit({ type: "no-service", mac: s.mac, nai: s.nai, reason: "ha-lacks-v6-over-v4" });
+        this.emit({ type: "no-service", mac: s.mac, nai: s.nai, reason: !v6 ? "ha-lacks-v6-over-v4" : "ha-refused-gre-key" });
+        // The HA made a binding we will not use: take it down again, 1 s after our
+        // request (RFC 5944 3.6.3).
+        s.cleanupDue = true;
         this.step(now, s, "accepted-no-v6");
-        // The HA made a binding we will not use: take it down again.
-        this.sendCleanupDeregistration(now, s);
         return;
       }
       if (s.grantedLifetimeS === 0 && s.state !== "deregistering") {
@@ -665,10 +768,12 @@ export class Engine {
     }
     if (reply.code === ReplyCode.IdentificationMismatch && !s.resynced) {
       s.resynced = true;
+      s.resyncFloorReset = true;
       s.clockOffsetMs = clockOffsetFromMismatch(reply.identification, now + this.wallOffsetMs);
+      this.haClockOffsets.set(s.realm.homeAgent, s.clockOffsetMs);
       this.counters.identificationResyncs++;
       this.emit({ type: "identification-resync", mac: s.mac, offsetMs: s.clockOffsetMs });
-      // A resync resends at once; it does not consume a retransmission try.
+      // A resync resends (after the 1 s floor); it does not consume a retransmission try.
       s.attempts--;
       this.step(now, s, "id-mismatch");
       return;
@@ -728,8 +833,11 @@ export class Engine {
     }
     const rev = parsed.value.message;
     const nai = findNai(rev.extensions);
-    const s = nai !== undefined ? this.byNai.get(nai) : this.byCoaOrNull(rev.foreignDomainAddress);
-    if (!s) {
+    const s = nai !== undefined ? this.byNai.get(nai) : this.byCoa.get(rev.foreignDomainAddress);
+    // A binding we already let go (handover, expiry) is still owed an acknowledgement
+    // (RFC 3543 3.4; draft Figure 7 step 6), so recently released ones are remembered.
+    const target = s ?? (nai !== undefined ? this.releasedBinding(now, nai) : undefined);
+    if (!target) {
       this.counters.revocationsUnmatched++;
       return;
     }
@@ -738,36 +846,49 @@ export class Engine {
       this.counters.revocationsForged++;
       this.emit({ type: "forged", what: "revocation", from: formatIpv4(from), reason });
     };
-    if (from !== s.realm.homeAgent || rev.homeDomainAddress !== s.realm.homeAgent) return forged("not from the MN's home agent");
+    if (from !== target.realm.homeAgent || rev.homeDomainAddress !== target.realm.homeAgent) return forged("not from the MN's home agent");
     if (!rev.aBit) return forged("A bit clear: not sent by a home agent");
-    if (rev.foreignDomainAddress !== s.careOf.address) return forged("names another care-of address");
-    const auth = verifyMnHaAuth(bytes, parsed.value, s.realm.mnHaKey);
+    if (rev.foreignDomainAddress !== target.careOf.address) return forged("names another care-of address");
+    const auth = verifyMnHaAuth(bytes, parsed.value, target.realm.mnHaKey);
     if (!auth.ok) return forged(`MN-HA authentication ${auth.reason}`);
-    // RFC 3543 3.5: the revocation identifier is the HA's timestamp; an old one is a replay.
-    const replayKey = `${s.realm.homeAgent}/${s.nai}`;
-    const newest = this.revocationIds.get(replayKey);
-    if (newest !== undefined && rev.revocationId <= newest) {
+    // RFC 3543 3.5: the identifier is the HA's timestamp. The same one again is a
+    // retransmission whose acknowledgement was lost: acknowledge it again. An older
+    // one, or one older than the timestamp the HA gave in its reply for this
+    // binding (the same clock, 3.3), is a replay.
+    const replayKey = `${target.realm.homeAgent}/${target.nai}`;
+    const last = this.revocationIds.get(replayKey);
+    if (last !== undefined && rev.revocationId === last.id) {
+      this.actions.push({ kind: "send-signalling", from: target.careOf.address, to: from, toPort: fromPort, bytes: last.ack });
+      this.counters.acknowledgementsResent++;
+      return;
+    }
+    if ((last !== undefined && rev.revocationId < last.id) || (target.haRevocationFloor !== undefined && rev.revocationId < target.haRevocationFloor)) {
       this.counters.revocationsReplayed++;
       return;
     }
-    s.lastRevocationId = rev.revocationId;
+    const ack = signedRevocationAcknowledgment(
+      { iBit: false, homeAddress: rev.homeAddress, revocationId: rev.revocationId, extensions: [{ kind: "mn-nai", nai: target.nai }] },
+      this.config.codec,
+      target.realm.mnHaKey,
+    );
     // Re-insert so the Map's order is least recently revoked first; bounded.
     this.revocationIds.delete(replayKey);
-    this.revocationIds.set(replayKey, rev.revocationId);
+    this.revocationIds.set(replayKey, { id: rev.revocationId, ack });
     if (this.revocationIds.size > Math.max(1024, 2 * this.config.maxSessions)) {
       const oldest = this.revocationIds.keys().next();
       if (!oldest.done) this.revocationIds.delete(oldest.value);
     }
-    const ack = signedRevocationAcknowledgment(
-      { iBit: false, homeAddress: rev.homeAddress, revocationId: rev.revocationId, extensions: [{ kind: "mn-nai", nai: s.nai }] },
-      this.config.codec,
-      s.realm.mnHaKey,
-    );
-    this.actions.push({ kind: "send-signalling", from: s.careOf.address, to: from, toPort: fromPort, bytes: ack });
+    this.actions.push({ kind: "send-signalling", from: target.careOf.address, to: from, toPort: fromPort, bytes: ack });
     this.counters.acknowledgementsSent++;
+    if (!s) {
+      this.emit({ type: "revoked", mac: target.mac, revocationId: rev.revocationId, dadFailure: false });
+      return;
+    }
+    s.lastRevocationId = rev.revocationId;
     const dadFailure = s.dadDefendedAt !== undefined && now - s.dadDefendedAt <= this.config.dadFailureWindowMs;
     this.emit({ type: "revoked", mac: s.mac, revocationId: rev.revocationId, dadFailure });
     const mac = s.mac;
+    s.haConfirmedRelease = true;
     this.step(now, s, "revoked", "revoked");
     if (dadFailure) {
       this.counters.dadFailureDetaches++;
@@ -776,8 +897,15 @@ export class Engine {
     }
   }
 
-  private byCoaOrNull(coa: number): Session | undefined {
-    return this.byCoa.get(coa);
+  /** A binding released within the last minute, for acknowledging a late revocation. */
+  private releasedBinding(now: number, nai: string): ReleasedBinding | undefined {
+    const r = this.released.get(nai);
+    if (!r) return undefined;
+    if (r.until < now) {
+      this.released.delete(nai);
+      return undefined;
+    }
+    return r;
   }
 
   // ---- downlink ---------------------------------------------------------------
@@ -851,9 +979,9 @@ export class Engine {
       return;
     }
     const existing = this.sessions.get(c.mac);
-    if (existing) this.removeSession(existing, "handed-over");
+    if (existing) this.removeSession(now, existing, "handed-over");
     const other = this.byNai.get(c.nai);
-    if (other) this.removeSession(other, "handed-over");
+    if (other) this.removeSession(now, other, "handed-over");
     if (this.sessions.size >= this.config.maxSessions) {
       this.counters.refusedSessionCap++;
       this.counters.contextsRejected++;
@@ -862,7 +990,7 @@ export class Engine {
     }
     const wanted: CareOf = { address: c.careOf.address, greKey: c.careOf.greKey };
     const keep = resume && c.remainingLifetimeMs > 0 ? this.careOf.claim(wanted) : undefined;
-    const coa = keep ?? this.careOf.allocate();
+    const coa = keep ?? this.careOf.allocate(now);
     if (!coa) {
       this.counters.refusedCoaExhausted++;
       this.counters.contextsRejected++;
@@ -898,8 +1026,8 @@ export class Engine {
       if (deregister && (isForwarding(s.state) || s.state === "registering")) {
         this.step(now, s, "shutdown");
         // One lifetime-0 request each; the process is going away, no retries.
-        if (this.sessions.get(s.mac) === s) this.removeSession(s, "shutdown");
-      } else this.removeSession(s, "shutdown");
+        if (this.sessions.get(s.mac) === s) this.removeSession(now, s, "shutdown");
+      } else this.removeSession(now, s, "shutdown");
     }
   }
 

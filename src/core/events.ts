@@ -15,7 +15,7 @@ export type ReleaseReason =
   | "shutdown"
   | "reconfigured";
 
-export type RefusalReason = "session-cap" | "coa-exhausted" | "no-realm" | "nai-in-use";
+export type RefusalReason = "session-cap" | "coa-exhausted" | "no-realm" | "nai-in-use" | "nai-too-long" | "start-rate";
 
 export type AnEvent =
   | { readonly type: "session-started"; readonly mac: string; readonly nai: string; readonly identitySource: string; readonly trigger: Trigger; readonly careOf: string; readonly greKey: number | null }
@@ -23,7 +23,7 @@ export type AnEvent =
   | { readonly type: "registration-sent"; readonly mac: string; readonly attempt: number; readonly lifetime: number; readonly initial: boolean; readonly identification: string }
   | { readonly type: "registered"; readonly mac: string; readonly nai: string; readonly homeAgent: string; readonly careOf: string; readonly lifetime: number; readonly greKey: number | null; readonly heldFramesReleased: number }
   | { readonly type: "refreshed"; readonly mac: string; readonly lifetime: number }
-  | { readonly type: "no-service"; readonly mac: string; readonly nai: string; readonly reason: "ha-lacks-v6-over-v4" }
+  | { readonly type: "no-service"; readonly mac: string; readonly nai: string; readonly reason: "ha-lacks-v6-over-v4" | "ha-refused-gre-key" }
   | { readonly type: "registration-denied"; readonly mac: string; readonly code: number; readonly codeName: string }
   | { readonly type: "registration-timeout"; readonly mac: string; readonly attempts: number }
   | { readonly type: "identification-resync"; readonly mac: string; readonly offsetMs: number }

@@ -26,6 +26,14 @@ export interface Session extends DeadlineOwner {
   resynced: boolean;
   /** Offset (ms) between the HA's clock and ours, learned from a 133 reply. */
   clockOffsetMs: number;
+  /** After an authenticated 133 the rejected identification is no floor for the next one. */
+  resyncFloorReset: boolean;
+  /** A lifetime-0 request still owed to the HA (it accepted a binding we cannot use). */
+  cleanupDue: boolean;
+  /** The HA said the binding is gone (deregistration accepted, or it revoked it). */
+  haConfirmedRelease: boolean;
+  /** The HA's Revocation Support timestamp from its reply: older revocation ids are replays (RFC 3543 3.5). */
+  haRevocationFloor: number | undefined;
   /** Whether the request in flight is an initial one (carries the IPv6 HoA Request). */
   initial: boolean;
 
@@ -68,6 +76,10 @@ class SessionRecord implements Session {
   lastRequestAt = -Infinity;
   attempts = 0;
   resynced = false;
+  resyncFloorReset = false;
+  cleanupDue = false;
+  haConfirmedRelease = false;
+  haRevocationFloor: number | undefined = undefined;
   clockOffsetMs = 0;
   initial = true;
   grantedLifetimeS = 0;

@@ -13,7 +13,7 @@ export interface MnHaKey {
 
 export type AuthVerdict =
   | { readonly ok: true }
-  | { readonly ok: false; readonly reason: "missing" | "spi-mismatch" | "mismatch" | "not-last" };
+  | { readonly ok: false; readonly reason: "missing" | "spi-mismatch" | "mismatch" | "not-last" | "duplicate" };
 
 const HMAC_MD5_LENGTH = 16;
 /** Type, Length, SPI: the part of the extension the authenticator covers. */
@@ -75,6 +75,11 @@ export function verifyMnHaAuth(
   }
   if (index < 0) return { ok: false, reason: "missing" };
   if (index !== exts.length - 1) return { ok: false, reason: "not-last" };
+  // RFC 5944 3.6.2.1 / 3.8.3.1: exactly one MN-HA authentication extension.
+  for (let i = 0; i < index; i++) {
+    const e = exts[i];
+    if (e?.kind === "auth" && e.type === MipExtensionType.MnHaAuth) return { ok: false, reason: "duplicate" };
+  }
   const ext = exts[index];
   const span = parsed.spans[index];
   if (ext?.kind !== "auth" || span === undefined) return { ok: false, reason: "missing" };

@@ -66,6 +66,20 @@ export function nextIdentification(
   return id & MASK64;
 }
 
+/**
+ * The Identification right after an authenticated 133: the HA's clock (now known
+ * through clockOffsetMs) rules, so the rejected value is no floor. Were it one, an
+ * AN whose clock ran ahead would resend the same future time and be refused again
+ * (RFC 5944 5.7). Only the low word must still differ, so a late reply to the
+ * rejected request cannot match.
+ */
+export function resyncedIdentification(nowMs: number, clockOffsetMs: number, rejected: bigint, random32?: number): bigint {
+  const r = BigInt((random32 ?? randomInt(0, 0x1_0000_0000)) >>> 0);
+  let id = ntpFromUnixMs(nowMs + clockOffsetMs) + (r % SUB_MS_UNITS);
+  if ((id & MASK32) === (rejected & MASK32)) id += 1n;
+  return id & MASK64;
+}
+
 /** 5.7: the HA copies the low-order 32 bits of the request into every reply. */
 export function replyMatchesRequest(requestId: bigint, replyId: bigint): boolean {
   return (requestId & MASK32) === (replyId & MASK32);

@@ -29,6 +29,7 @@ function config(): EngineConfig {
     provisioned: new Map(),
     careOf: { mode: "shared", address: COA, firstKey: 0x10000, keyCount: 1 << 20 },
     triggerOn: "neighbor-discovery",
+    sessionStartsPerSecond: 0,
     registration: DEFAULT_REGISTRATION_TIMING,
     revocationSupport: true,
     maxSessions: SESSIONS + 10,

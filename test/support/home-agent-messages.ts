@@ -94,13 +94,16 @@ export interface AnswerOptions {
   /** Default: true when the request carried the IPv6 HoA Request extension. */
   readonly ipv6Hoa?: boolean;
   readonly homeAddress?: number;
-  readonly greKey?: number;
+  /** Default: the key the request carried, echoed (RFC 6245: an HA that accepts keyed GRE answers with a key); null: none. */
+  readonly greKey?: number | null;
   readonly auth?: AuthMode;
   readonly nai?: string | null;
   /** For code 133: the HA's wall clock (ms since 1970) whose seconds go in the high word (RFC 5944 5.7). */
   readonly haWallMs?: number;
   /** Override the identification echoed. */
   readonly identification?: bigint;
+  /** RFC 3543: the HA's Revocation Support extension with its timestamp. */
+  readonly revocationSupport?: { readonly timestamp: number };
 }
 
 /**
@@ -108,6 +111,11 @@ export interface AnswerOptions {
  * whole identification echoed when accepted or denied for other reasons, only
  * the low 32 bits with the HA's own seconds above them for 133 (RFC 5944 5.7).
  */
+function requestedKey(rrq: RegistrationRequest): number | undefined {
+  const e = rrq.extensions.find((x) => x.kind === "gre-key");
+  return e?.kind === "gre-key" ? e.key : undefined;
+}
+
 export function answer(request: Uint8Array, key: MnHaKey, codec: MipCodecOptions, o: AnswerOptions = {}): Uint8Array {
   const rrq = parseRequestOrThrow(request, codec);
   const code = o.code ?? ReplyCode.Accepted;
@@ -126,7 +134,8 @@ export function answer(request: Uint8Array, key: MnHaKey, codec: MipCodecOptions
     identification,
     nai: o.nai !== undefined ? o.nai : naiExt?.kind === "mn-nai" ? naiExt.nai : null,
     ipv6Hoa: o.ipv6Hoa ?? (requestedV6 && (code === ReplyCode.Accepted || code === ReplyCode.AcceptedNoSimultaneousBindings)),
-    greKey: o.greKey,
+    greKey: o.greKey === null ? undefined : (o.greKey ?? requestedKey(rrq)),
+    revocationSupport: o.revocationSupport,
     key,
     codec,
     auth: o.auth,

@@ -62,6 +62,7 @@ export function makeConfig(over: Partial<EngineConfig> = {}): EngineConfig {
     provisioned: new Map(),
     careOf: { mode: "pool", addresses: COA_POOL },
     triggerOn: "neighbor-discovery",
+    sessionStartsPerSecond: 0,
     registration: { ...DEFAULT_REGISTRATION_TIMING, jitter: 0, refreshJitter: 0 },
     revocationSupport: true,
     maxSessions: 100,

@@ -37,8 +37,9 @@ describe("refresh", () => {
     expect(kinds(accepted)).toEqual(["event:refreshed", "context-changed"]);
     expect(eventsOf(accepted, "refreshed")).toEqual([{ type: "refreshed", mac: MN1, lifetime: 600 }]);
     expect(h.engine.sessionState(MN1)).toBe("bound");
-    expect(h.engine.session(MN1)?.expiresAt).toBe(481_500 + 600_000);
-    expect(h.engine.nextDeadline()).toBe(481_500 + 480_000);
+    // RFC 5944 3.6.2.2: the granted lifetime runs from when the renewal was sent (481 000).
+    expect(h.engine.session(MN1)?.expiresAt).toBe(481_000 + 600_000);
+    expect(h.engine.nextDeadline()).toBe(481_000 + 480_000);
     expect(h.engine.counters.refreshes).toBe(1);
   });
 
@@ -95,8 +96,11 @@ describe("refresh", () => {
     const h = bound();
     h.fireNext();
     const actions = h.answerLast({ code: 133, haWallMs: 0 });
-    expect(requestsIn(actions)).toHaveLength(1);
+    expect(requestsIn(actions)).toHaveLength(0);
     expect(h.engine.sessionState(MN1)).toBe("renewing");
+    // The resynced renewal goes 1 s after the rejected one (RFC 5944 3.6.3).
+    expect(requestsIn(h.fireNext())).toHaveLength(1);
+    expect(h.now).toBe(482_000);
   });
 
   it("a bound session whose lifetime runs out without a refresh (lifetime shorter than a refresh step) expires", () => {

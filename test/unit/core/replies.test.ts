@@ -16,6 +16,7 @@ import {
   KEY,
   kinds,
   MN1,
+  MN2,
   ofKind,
   parsedRequest,
   requestsIn,
@@ -83,7 +84,10 @@ describe("accepted", () => {
     expect(eventsOf(actions, "no-service")).toEqual([{ type: "no-service", mac: MN1, nai: derivedNaiOf(MN1), reason: "ha-lacks-v6-over-v4" }]);
     expect(ofKind(actions, "to-tunnel")).toEqual([]);
     expect(ofKind(actions, "bind")).toEqual([]);
-    const [dereg] = requestsIn(actions);
+    // The lifetime-0 request that takes the HA's binding down goes 1 s after the RRQ (RFC 5944 3.6.3).
+    expect(requestsIn(actions)).toEqual([]);
+    expect(h.engine.nextDeadline()).toBe(2000);
+    const [dereg] = requestsIn(h.fireNext());
     const rrq = parsedRequest(dereg!.bytes).message;
     expect(rrq.lifetime).toBe(0);
     expect(rrq.extensions.map((e) => e.kind)).toEqual(["mn-nai", "auth"]);
@@ -92,7 +96,7 @@ describe("accepted", () => {
     expect(h.engine.heldFrames).toBe(0);
     expect(h.engine.counters.noService).toBe(1);
     // Frames from the MN go nowhere while it has no service; its ND cannot re-trigger.
-    expect(ofKind(h.frame(routerSolicitation(mac(MN1)), 2000), "to-tunnel")).toEqual([]);
+    expect(ofKind(h.frame(routerSolicitation(mac(MN1)), 2050), "to-tunnel")).toEqual([]);
     expect(h.engine.counters.refusedHoldOff).toBe(1);
     expect(ofKind(h.frame(dataFrame(mac(MN1), mac("02:00:5e:00:53:01"), ip6("2001:db8::1")), 2100), "to-tunnel")).toEqual([]);
     expect(h.engine.counters.framesDroppedNoService).toBe(1);
@@ -113,20 +117,23 @@ describe("accepted", () => {
 });
 
 describe("code 133, identification mismatch", () => {
-  it("resynchronises to the HA's clock and resends at once, once", () => {
+  it("resynchronises to the HA's clock and resends 1 s after the first request, once", () => {
     const h = started(1000);
     const first = parsedRequest(h.lastRequest()).message.identification;
     // The HA's clock is an hour ahead of ours.
     const haWall = WALL + 1000 + 3_600_000;
     const actions = h.answerLast({ code: 133, haWallMs: haWall }, KEY, HA);
     expect(eventsOf(actions, "identification-resync")).toEqual([{ type: "identification-resync", mac: MN1, offsetMs: 3_600_500 }]);
-    const [resent] = requestsIn(actions);
+    // RFC 5944 3.6.3: not two requests within 1 s.
+    expect(requestsIn(actions)).toEqual([]);
+    expect(h.engine.nextDeadline()).toBe(2000);
+    const [resent] = requestsIn(h.fireNext());
     const rrq = parsedRequest(resent!.bytes).message;
     expect(rrq.identification).toBeGreaterThan(first);
     // High word: the HA's seconds (RFC 5944 5.7.1), i.e. our clock plus the offset.
-    expect(rrq.identification >> 32n).toBe(ntpFromUnixMs(haWall + 500) >> 32n);
+    expect(rrq.identification >> 32n).toBe(ntpFromUnixMs(haWall + 1000 + 500) >> 32n);
     expect(rrq.extensions.map((e) => e.kind)).toEqual(["mn-nai", "ipv6-hoa-request", "revocation-support", "auth"]);
-    expect(eventsOf(actions, "registration-sent")[0]?.attempt).toBe(1);
+    expect(eventsOf(h.log, "registration-sent")[1]?.attempt).toBe(1);
     expect(h.engine.sessionState(MN1)).toBe("registering");
     expect(h.engine.counters.identificationResyncs).toBe(1);
     // The resent request is answered: bound.
@@ -134,9 +141,29 @@ describe("code 133, identification mismatch", () => {
     expect(h.engine.sessionState(MN1)).toBe("bound");
   });
 
+  it("resynchronises when our clock runs ahead of the HA's: the rejected time is no floor", () => {
+    const h = started(1000);
+    const first = parsedRequest(h.lastRequest()).message.identification;
+    // The HA's clock is an hour behind ours.
+    const haWall = WALL + 1000 - 3_600_000;
+    h.answerLast({ code: 133, haWallMs: haWall }, KEY, HA);
+    const [resent] = requestsIn(h.fireNext());
+    const id = parsedRequest(resent!.bytes).message.identification;
+    expect(id >> 32n).toBe(ntpFromUnixMs(haWall + 1000 + 500) >> 32n);
+    expect(id).toBeLessThan(first);
+    // The low word still differs: a late reply to the rejected request cannot match.
+    expect(id & 0xffff_ffffn).not.toBe(first & 0xffff_ffffn);
+    h.answerLast();
+    expect(h.engine.sessionState(MN1)).toBe("bound");
+    // A second MN of the same HA starts with the learned offset: no 133 round trip.
+    const second = requestsIn(h.frame(dadNeighborSolicitation(mac(MN2)), 3000));
+    expect(parsedRequest(second[0]!.bytes).message.identification >> 32n).toBe(ntpFromUnixMs(haWall + 2000 + 500) >> 32n);
+  });
+
   it("a second 133 fails the registration", () => {
     const h = started(1000);
     h.answerLast({ code: 133, haWallMs: WALL + 1000 + 3_600_000 });
+    h.fireNext();
     const actions = h.answerLast({ code: 133, haWallMs: WALL + 1000 + 7_200_000 });
     expect(eventsOf(actions, "registration-denied")).toEqual([{ type: "registration-denied", mac: MN1, code: 133, codeName: "ha-identification-mismatch" }]);
     expect(requestsIn(actions)).toEqual([]);

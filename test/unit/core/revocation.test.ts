@@ -16,6 +16,7 @@ import {
   KEY,
   KEY2,
   kinds,
+  makeConfig,
   MN1,
   MN2,
   ofKind,
@@ -132,21 +133,27 @@ describe("revocations the engine must not act on", () => {
   });
 
   it("a replayed revocation id is ignored, also by the MN's next session (RFC 3543 3.5: per agent, not per binding)", () => {
-    const h = bound();
+    // One address in the pool, so the next session has the same CoA as the revoked one.
+    const h = new Harness(makeConfig({ careOf: { mode: "pool", addresses: [COA_POOL[0]!] } }));
+    h.register(MN1, 0);
     const captured = revocation({ revocationId: 5000 });
     h.fromHa(captured, 10_000);
     expect(h.engine.sessionCount).toBe(0);
     // The MN registers again, with the same CoA; an attacker replays the old revocation.
     h.register(MN1, 20_000);
     expect(h.engine.session(MN1)?.careOf.address).toBe(COA_POOL[0]);
+    const firstAck = sends(h.log).find((a) => a.bytes[0] === 15)!;
     const replay = h.fromHa(captured, 30_000);
-    expect(sends(replay)).toEqual([]);
+    // The same id is taken as the HA retransmitting (its ack was lost): the same ack
+    // again, and nothing else: the new binding is untouched.
+    expect(sends(replay)).toEqual([{ ...firstAck }]);
+    expect(kinds(replay)).toEqual(["send-signalling"]);
+    expect(h.engine.sessionState(MN1)).toBe("bound");
+    expect(h.engine.counters.acknowledgementsResent).toBe(1);
+    // An older id is a replay: ignored.
+    expect(h.fromHa(revocation({ revocationId: 4999 }), 30_001)).toEqual([]);
     expect(h.engine.sessionState(MN1)).toBe("bound");
     expect(h.engine.counters.revocationsReplayed).toBe(1);
-    // Also an older id.
-    h.fromHa(revocation({ revocationId: 4999 }), 30_001);
-    expect(h.engine.sessionState(MN1)).toBe("bound");
-    expect(h.engine.counters.revocationsReplayed).toBe(2);
     // A newer one is honoured.
     h.fromHa(revocation({ revocationId: 5001 }), 30_002);
     expect(h.engine.sessionCount).toBe(0);

@@ -218,7 +218,10 @@ describe("lab home agent paired with the AN engine", () => {
     const skewMs = 120_000;
     const w = new World({}, skewMs);
     const an = w.addAn("an1", {});
-    attach(w, an, MN1);
+    w.fromMn(an, dadNeighborSolicitation(mac(MN1)));
+    // The resynchronised request goes 1 s after the first (RFC 5944 3.6.3).
+    w.advance(1000);
+    expect(an.engine.sessionState(MN1)).toBe("bound");
 
     const [denied] = w.haEvents("registration-denied");
     expect(denied).toMatchObject({ code: ReplyCode.IdentificationMismatch, nai: derivedNaiOf(MN1) });
@@ -251,6 +254,8 @@ describe("lab home agent paired with the AN engine", () => {
     expect(w.haEvents("registration-accepted")).toMatchObject([{ v6: false, initial: true }]);
     expect(w.haEvents("ra-sent")).toHaveLength(0);
     expect(anEvents(an, "no-service")).toEqual([{ type: "no-service", mac: MN1, nai: derivedNaiOf(MN1), reason: "ha-lacks-v6-over-v4" }]);
+    // The cleanup deregistration goes 1 s after the registration (RFC 5944 3.6.3).
+    w.advance(1000);
     expect(w.haEvents("deregistered")).toMatchObject([{ removed: true }]);
     expect(w.ha.bindingCount).toBe(0);
     expect(an.toMn).toHaveLength(0);

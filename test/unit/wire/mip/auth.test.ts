@@ -111,6 +111,11 @@ describe("verifyMnHaAuth", () => {
     expect(verify(signed("c8 01 00"))).toEqual({ ok: false, reason: "not-last" });
     expect(verify(signed("00"))).toEqual({ ok: false, reason: "not-last" });
   });
+  it("two MN-HA authentication extensions are refused even when the last verifies (RFC 5944 3.6.2.1: exactly one)", () => {
+    const first = signed();
+    const covered = concat(first, unhex("20 14 00000100"));
+    expect(verify(concat(covered, referenceHmacMd5(KEY.secret, covered)))).toEqual({ ok: false, reason: "duplicate" });
+  });
   it("an authenticator that is not 16 bytes never verifies", () => {
     const covered = unhex(`${body} | 20 10 00000100`);
     expect(verify(concat(covered, referenceHmacMd5(KEY.secret, covered).subarray(0, 12)))).toEqual({ ok: false, reason: "mismatch" });

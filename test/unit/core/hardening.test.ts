@@ -1,0 +1,124 @@
+// Behaviours that came out of a review against RFC 5944 / RFC 3543 and hostile
+// input: each test fails on the engine as it was before the fix.
+import { describe, expect, it } from "vitest";
+import { dadNeighborSolicitation, mac, routerSolicitation } from "../../support/frames.ts";
+import { registrationRevocation } from "../../support/home-agent-messages.ts";
+import {
+  CODEC,
+  COA_POOL,
+  derivedNaiOf,
+  eventsOf,
+  HA,
+  HA2,
+  Harness,
+  KEY,
+  kinds,
+  makeConfig,
+  MN1,
+  MN2,
+  ofKind,
+  parsedRequest,
+  REALM,
+  REALM2,
+  requestsIn,
+  sends,
+  sharedConfig,
+} from "./harness.ts";
+
+function revocationFor(macText: string, id: number, coa = COA_POOL[0]!): Uint8Array {
+  return registrationRevocation({ homeDomainAddress: HA, foreignDomainAddress: coa, revocationId: id, nai: derivedNaiOf(macText), key: KEY, codec: CODEC, homeAddress: 0 });
+}
+
+describe("deregistration", () => {
+  it("a reply to the RRQ that arrives while the lifetime-0 request waits for its slot does not end the session", () => {
+    const h = new Harness();
+    h.frame(routerSolicitation(mac(MN1)), 0);
+    h.handle({ kind: "station-left", mac: MN1 }, 200);
+    // The HA accepted the registration: it now holds a binding.
+    h.answerLast({}, KEY);
+    expect(h.engine.sessionState(MN1)).toBe("deregistering");
+    const [dereg] = requestsIn(h.fireNext());
+    expect(h.now).toBe(1000);
+    expect(parsedRequest(dereg!.bytes).message.lifetime).toBe(0);
+    h.answerLast();
+    expect(h.engine.sessionCount).toBe(0);
+  });
+});
+
+describe("shared CoA", () => {
+  it("an accepted reply without the HA's GRE key is no service: the HA did not agree to keyed GRE (RFC 6245)", () => {
+    const h = new Harness(sharedConfig());
+    h.frame(dadNeighborSolicitation(mac(MN1)), 0);
+    const out = h.answerLast({ greKey: null });
+    expect(eventsOf(out, "no-service")[0]?.reason).toBe("ha-refused-gre-key");
+    expect(ofKind(out, "bind")).toEqual([]);
+    // And its binding is taken down again.
+    expect(parsedRequest(requestsIn(h.fireNext())[0]!.bytes).message.lifetime).toBe(0);
+  });
+});
+
+describe("revocation", () => {
+  it("after a hand-over the revocation of the old binding is still acknowledged (draft Figure 7 step 6)", () => {
+    const h = new Harness();
+    h.register(MN1, 0);
+    h.handle({ kind: "hand-over", mac: MN1 }, 1000);
+    expect(h.engine.sessionCount).toBe(0);
+    const out = h.fromHa(revocationFor(MN1, 0x7000_0000), 1500);
+    const [ack] = sends(out);
+    expect(ack?.bytes[0]).toBe(15);
+    expect(ack?.from).toBe(COA_POOL[0]);
+    expect(eventsOf(out, "revoked")[0]).toMatchObject({ mac: MN1, dadFailure: false });
+    // Forged ones are not, and after a minute it is forgotten.
+    const forged = registrationRevocation({ homeDomainAddress: HA, foreignDomainAddress: COA_POOL[0]!, revocationId: 0x7000_0001, nai: derivedNaiOf(MN1), key: KEY, codec: CODEC, homeAddress: 0, auth: "wrong-key" });
+    expect(sends(h.fromHa(forged, 1600))).toEqual([]);
+    expect(sends(h.fromHa(revocationFor(MN1, 0x7000_0002), 62_000))).toEqual([]);
+    expect(h.engine.counters.revocationsUnmatched).toBe(1);
+  });
+
+  it("a revocation older than the HA's Revocation Support timestamp of this binding is a replay (RFC 3543 3.5)", () => {
+    const h = new Harness();
+    h.frame(dadNeighborSolicitation(mac(MN1)), 0);
+    // The reply's Revocation Support extension carries the HA's clock: 0x6000_0000.
+    h.answerLast({ revocationSupport: { timestamp: 0x6000_0000 } });
+    expect(h.engine.sessionState(MN1)).toBe("bound");
+    expect(h.fromHa(revocationFor(MN1, 0x5fff_ffff), 1000)).toEqual([]);
+    expect(h.engine.counters.revocationsReplayed).toBe(1);
+    expect(h.engine.sessionState(MN1)).toBe("bound");
+    expect(kinds(h.fromHa(revocationFor(MN1, 0x6000_0000), 2000))).toContain("event:revoked");
+  });
+});
+
+describe("reconfigure", () => {
+  it("a realm moved to another HA does not repoint a live session (it keeps its HA until it ends)", () => {
+    const h = new Harness();
+    h.register(MN1, 0);
+    h.engine.reconfigure(makeConfig({ realms: [{ ...REALM, homeAgent: HA2 }, REALM2] }));
+    const renewal = requestsIn(h.advanceTo(480_000));
+    expect(renewal[0]?.to).toBe(HA);
+    // New sessions go to the new HA.
+    expect(requestsIn(h.frame(dadNeighborSolicitation(mac(MN2)), 480_100))[0]?.to).toBe(HA2);
+  });
+});
+
+describe("hostile stations", () => {
+  it("a group-bit or our own source MAC never starts a session", () => {
+    const h = new Harness();
+    expect(h.frame(dadNeighborSolicitation(mac("03:00:00:00:00:01")))).toEqual([]);
+    expect(h.frame(dadNeighborSolicitation(mac("02:00:00:00:0a:01")))).toEqual([]);
+    expect(h.engine.sessionCount).toBe(0);
+    expect(h.engine.counters.framesBadSourceMac).toBe(2);
+  });
+
+  it("session starts are rate limited: spoofed MACs cannot outpace sessionStartsPerSecond", () => {
+    const h = new Harness(makeConfig({ sessionStartsPerSecond: 2, maxSessions: 100, careOf: { mode: "pool", addresses: Array.from({ length: 50 }, (_, i) => 0x0a000001 + i) } }));
+    const macs = Array.from({ length: 5 }, (_, i) => `02:aa:00:00:00:0${i}`);
+    let refused = 0;
+    for (const m of macs) refused += eventsOf(h.frame(dadNeighborSolicitation(mac(m)), 0), "refused").length;
+    expect(h.engine.sessionCount).toBe(2);
+    expect(refused).toBe(3);
+    expect(h.engine.counters.refusedStartRate).toBe(3);
+    // A second later the bucket has refilled.
+    h.frame(dadNeighborSolicitation(mac(macs[2]!)), 1000);
+    expect(h.engine.sessionCount).toBe(3);
+  });
+});
