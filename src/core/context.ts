@@ -40,7 +40,7 @@ export function validateContext(v: unknown): { ok: true; value: SessionContext }
   const r = v as Record<string, unknown>;
   if (r.version !== CONTEXT_VERSION) return bad("version", `unsupported (want ${CONTEXT_VERSION})`);
   if (typeof r.mac !== "string" || !MAC_RE.test(r.mac)) return bad("mac", "not a lowercase MAC");
-  if (typeof r.nai !== "string" || r.nai.length === 0 || r.nai.length > 255) return bad("nai", "not 1-255 characters");
+  if (typeof r.nai !== "string" || r.nai.length === 0 || new TextEncoder().encode(r.nai).length > 255) return bad("nai", "not 1-255 bytes of UTF-8");
   if (!isU32(r.homeAgent)) return bad("homeAgent", "not an IPv4 address");
   const c = r.careOf as Record<string, unknown> | null;
   if (typeof c !== "object" || c === null || !isU32(c.address) || !(c.greKey === null || isU32(c.greKey)))

@@ -402,8 +402,9 @@ export class Engine {
     }
     const id = resolveIdentity(this.config, mac, identity ?? this.linkIdentities.get(mac));
     if ("reason" in id) {
-      this.counters.refusedNoRealm++;
-      this.emit({ type: "refused", mac, reason: "no-realm", detail: id.nai });
+      if (id.reason === "nai-too-long") this.counters.refusedNaiTooLong++;
+      else this.counters.refusedNoRealm++;
+      this.emit({ type: "refused", mac, reason: id.reason, detail: id.nai });
       return undefined;
     }
     // One NAI, one session: a second MAC claiming the same identity is refused

@@ -12,7 +12,14 @@ export interface Identity {
   readonly realm: RealmConfig;
 }
 
-export type IdentityRefusal = { readonly reason: "no-realm"; readonly nai: string };
+export type IdentityRefusal = { readonly reason: "no-realm" | "nai-too-long"; readonly nai: string };
+
+/** RFC 2794: the MN-NAI extension's Length is one octet. */
+export const MAX_NAI_BYTES = 255;
+
+export function naiByteLength(nai: string): number {
+  return new TextEncoder().encode(nai).length;
+}
 
 export function realmOf(nai: string): string {
   const at = nai.lastIndexOf("@");
@@ -53,6 +60,7 @@ export function resolveIdentity(
       source = "derived";
     }
   }
+  if (naiByteLength(nai) > MAX_NAI_BYTES) return { reason: "nai-too-long", nai: `${nai.slice(0, 64)}...` };
   const realm = findRealm(config, realmOf(nai));
   if (!realm) return { reason: "no-realm", nai };
   return { nai, source, realm };

@@ -122,3 +122,18 @@ describe("hostile stations", () => {
     expect(h.engine.sessionCount).toBe(3);
   });
 });
+
+describe("identities", () => {
+  it("an NAI longer than the 255 bytes an MN-NAI extension can carry is refused, not thrown", () => {
+    const long = `${"\u00e9".repeat(120)}@example.net`; // 240 + 12 = 252 bytes: fits
+    const tooLong = `${"\u00e9".repeat(125)}@example.net`; // 250 + 12 = 262 bytes, 137 characters
+    const h = new Harness();
+    expect(h.handle({ kind: "station-authorised", mac: MN1, identity: long })).not.toEqual([]);
+    expect(h.engine.sessionCount).toBe(1);
+    const out = h.handle({ kind: "station-authorised", mac: MN2, identity: tooLong });
+    expect(eventsOf(out, "refused")[0]?.reason).toBe("nai-too-long");
+    expect(requestsIn(out)).toEqual([]);
+    expect(h.engine.sessionCount).toBe(1);
+    expect(h.engine.counters.refusedNaiTooLong).toBe(1);
+  });
+});
