@@ -6,6 +6,7 @@ import type { EngineConfig } from "../core/config.ts";
 import type { BoardProfile } from "./board.ts";
 import { boardDefaults, mergeUnder } from "./board.ts";
 import type { AnConfig, ConfigProblem } from "./config-schema.ts";
+import { jsonErrorPosition } from "./json-syntax.ts";
 import { toEngineConfig, validateConfig } from "./config-schema.ts";
 
 export type LoadedConfig = { ok: true; config: AnConfig } | { ok: false; problems: ConfigProblem[] };
@@ -20,8 +21,11 @@ export function loadConfigFile(path: string, board: BoardProfile | undefined): L
   let raw: unknown;
   try {
     raw = JSON.parse(text);
-  } catch (e) {
-    return { ok: false, problems: [{ path: "(file)", message: `${path} is not JSON: ${(e as Error).message}` }] };
+  } catch {
+    // Never V8's message: it quotes a snippet of the file, which may be key material.
+    const at = jsonErrorPosition(text);
+    const where = at ? ` at line ${at.line} column ${at.column} (offset ${at.offset})` : "";
+    return { ok: false, problems: [{ path: "(file)", message: `${path}: invalid JSON${where}` }] };
   }
   const merged = board ? mergeUnder(boardDefaults(board), raw) : raw;
   return validateConfig(merged);

@@ -12,8 +12,31 @@ import { isReservedSpi } from "../wire/mip-auth.ts";
 const ipv4 = z.string().refine((s) => parseIpv4(s) !== null, { message: "not a dotted-quad IPv4 address" });
 const mac = z.string().refine((s) => parseMac(s) !== null, { message: "not a MAC address (aa:bb:cc:dd:ee:ff)" });
 const ifname = z.string().regex(/^[A-Za-z0-9_.:-]{1,15}$/, "not an interface name (1-15 characters)");
+/** Key bytes: at least 128 bits (RFC 5944 3.5.1: the default algorithm takes 128-bit keys), at most 64 bytes. */
+export const MIN_KEY_BYTES = 16;
+export const MAX_KEY_BYTES = 64;
+const KEY_HEX = new RegExp(`^([0-9a-fA-F]{2}){${MIN_KEY_BYTES},${MAX_KEY_BYTES}}$`);
+const KEY_SPEC = new RegExp(`^(hex:([0-9a-fA-F]{2}){${MIN_KEY_BYTES},${MAX_KEY_BYTES}}|file:/.+)$`);
 /** Key material: "hex:..." or "file:/path" (the file holds hex). Never logged. */
-const secret = z.string().regex(/^(hex:([0-9a-fA-F]{2}){1,64}|file:\/.+)$/, "must be hex:<even-length hex, 1-64 bytes> or file:/absolute/path");
+const secret = z
+  .string()
+  .regex(KEY_SPEC, `must be hex:<even-length hex, ${MIN_KEY_BYTES}-${MAX_KEY_BYTES} bytes (RFC 5944 3.5.1: 128-bit keys at least)> or file:/absolute/path`);
+
+/** RFC 4282 / RFC 5944 3.5.2: an NAI is at most 255 octets, counted in UTF-8 bytes, not characters. */
+export const MAX_NAI_BYTES = 255;
+/** A derived NAI is `<12 hex digits of the MAC>@<derivedRealm>`. */
+export const MAX_DERIVED_REALM_BYTES = MAX_NAI_BYTES - 13;
+const utf8Bytes = (s: string): number => Buffer.byteLength(s, "utf8");
+const naiString = z
+  .string()
+  .min(1)
+  .refine((s) => utf8Bytes(s) <= MAX_NAI_BYTES, { message: `an NAI is at most ${MAX_NAI_BYTES} bytes in UTF-8` });
+const derivedRealm = z
+  .string()
+  .min(1)
+  .refine((s) => utf8Bytes(s) <= MAX_DERIVED_REALM_BYTES, {
+    message: `at most ${MAX_DERIVED_REALM_BYTES} bytes in UTF-8, so that the derived NAI <12 hex>@realm fits ${MAX_NAI_BYTES} bytes`,
+  });
 
 const realm = z
   .object({
@@ -83,8 +106,8 @@ export const configSchema = z
     realms: z.array(realm).min(1).max(1024),
     identity: z
       .object({
-        derivedRealm: z.string().min(1).max(253),
-        provisioned: z.record(mac, z.string().min(1).max(255)).default({}),
+        derivedRealm,
+        provisioned: z.record(mac, naiString).default({}),
       })
       .strict(),
     registration,
@@ -100,6 +123,8 @@ export const configSchema = z
     limits: z
       .object({
         maxSessions: z.number().int().min(1).max(1_000_000).default(100_000),
+        /** Session starts allowed per second (burst the same): a flood of spoofed MACs cannot outpace it. 0: no limit. */
+        sessionStartsPerSecond: z.number().int().min(0).max(100_000).default(100),
         hold,
         maxLearnedAddresses: z.number().int().min(0).max(64).default(8),
       })
@@ -123,7 +148,7 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
-    /** Counters snapshot on a log line every intervalS (0: only on SIGUSR1). */
+    /** Counters snapshot on a log line every intervalS (0: only on SIGUSR2). */
     telemetry: z.object({ intervalS: z.number().int().min(0).max(86_400).default(60) }).strict().prefault({}),
     shutdown: z.object({ deregister: z.boolean().default(true) }).strict().prefault({}),
     /** Where restart state (session contexts) is kept; empty disables. */
@@ -169,7 +194,7 @@ export type SecretReader = (path: string) => string;
 
 export function resolveSecret(spec: string, readFile: SecretReader): Uint8Array {
   const hex = spec.startsWith("hex:") ? spec.slice(4) : readFile(spec.slice(5)).trim();
-  if (!/^([0-9a-fA-F]{2}){1,64}$/.test(hex)) throw new Error("key file does not hold 1-64 bytes of hex");
+  if (!KEY_HEX.test(hex)) throw new Error(`key file does not hold ${MIN_KEY_BYTES}-${MAX_KEY_BYTES} bytes of hex`);
   return Uint8Array.from(Buffer.from(hex, "hex"));
 }
 
@@ -193,6 +218,7 @@ export function toEngineConfig(c: AnConfig, accessMac: Uint8Array, readFile: Sec
     registration: c.registration,
     revocationSupport: c.revocationSupport,
     maxSessions: c.limits.maxSessions,
+    sessionStartsPerSecond: c.limits.sessionStartsPerSecond,
     hold: c.limits.hold,
     idleTimeoutMs: c.idleTimeoutS * 1000,
     dadFailureWindowMs: c.dadFailureWindowS * 1000,

@@ -1,13 +1,16 @@
 // `an run`: the running firmware. Opens the access packet socket, the tunnel raw
 // sockets and the UDP 434 sockets, builds the engine from the config, and wires
-// them through the driver. Signals: SIGHUP reloads the config (last good config
-// kept on error), SIGUSR1 logs a telemetry line now, SIGTERM/SIGINT stop cleanly.
+// them through the driver. Signals (installed by main, see process-signals.ts):
+// SIGHUP reloads the config (last good config kept on error), SIGUSR2 logs a
+// telemetry line now, SIGTERM/SIGINT stop cleanly. A receive socket that stops, or
+// an uncaught exception, ends the process non-zero for the supervisor to restart.
 import { validateContext } from "../core/context.ts";
 import { Engine } from "../core/engine.ts";
 import type { EngineCounters } from "../core/counters.ts";
 import type { AnEvent } from "../core/events.ts";
 import type { Clock } from "../io/clock.ts";
 import { systemClock, systemRandom } from "../io/clock.ts";
+import type { Datapath, UserspaceDatapathOptions } from "../io/datapath.ts";
 import { UserspaceDatapath } from "../io/datapath.ts";
 import { isNativeIoError } from "../io/native-addon.ts";
 import { isRecordedNd, PcapWriter } from "../io/pcap-writer.ts";
@@ -23,8 +26,10 @@ import { ConfigKeeper } from "./config-keeper.ts";
 import type { AnConfig } from "./config-schema.ts";
 import { EngineDriver, realTimerHost } from "./driver.ts";
 import { OncePerCause } from "./log-once.ts";
-import type { Logger } from "./logger.ts";
+import type { DestinationStream, Logger } from "./logger.ts";
 import { createLogger } from "./logger.ts";
+import { EXIT } from "./process-signals.ts";
+import type { SignalTarget } from "./process-signals.ts";
 import { VERSION } from "./version.ts";
 
 export interface DaemonArgs {
@@ -33,8 +38,23 @@ export interface DaemonArgs {
   readonly pcapPath?: string | undefined;
 }
 
-/** Exit codes of `an run`. */
-export const EXIT = { ok: 0, badConfig: 1, usage: 2, startFailed: 3 } as const;
+export { EXIT };
+
+/** What start() opens and where it logs: the real ones by default, fakes in tests. */
+export interface DaemonParts {
+  readonly openDatapath?: (options: UserspaceDatapathOptions) => Datapath;
+  /** UDP port of the signalling sockets (434; tests: a free high port). */
+  readonly signallingPort?: number;
+  /** Log destination (default: synchronous stdout). */
+  readonly logDestination?: DestinationStream;
+  /** A stop requested by a signal while starting: the startup is abandoned (exit 0). */
+  readonly stopRequested?: () => string | undefined;
+}
+
+/** The wall clock is handed to the engine this often (and at start): RRQ timestamps follow an NTP step. */
+export const WALL_CLOCK_INTERVAL_MS = 10_000;
+/** Datapath counters (native calls and a getsockopt) are read at most this often after bursts. */
+export const DATAPATH_SAMPLE_MS = 1000;
 
 /** Engine counters whose increase is logged (once per cause): they have no event of their own. */
 const WATCHED_COUNTERS: readonly (keyof EngineCounters)[] = [
@@ -54,13 +74,20 @@ const WATCHED_COUNTERS: readonly (keyof EngineCounters)[] = [
 
 const ipv4 = (s: string): number => parseIpv4(s)!;
 
-export class Daemon {
+export class Daemon implements SignalTarget {
   private readonly keeper: ConfigKeeper;
   private readonly oncer: OncePerCause;
   private readonly driver: EngineDriver;
   private readonly router: ActionRouter;
   private pcap: PcapWriter | undefined;
   private telemetryTimer: ReturnType<typeof setInterval> | undefined;
+  private wallClockTimer: ReturnType<typeof setInterval> | undefined;
+  private lastDatapathSample = -Infinity;
+  /** The care-of address of every session (from its session-started event), and sessions per address. */
+  private readonly live = new Map<string, number>();
+  private readonly coaUse = new Map<number, number>();
+  /** Signalling sockets left over from an older config: closed once no session uses them. */
+  private retiring = false;
   private stateTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly known = new Set<string>();
   private stateDirty = false;
@@ -74,11 +101,11 @@ export class Daemon {
 
   private constructor(
     private readonly args: DaemonArgs,
-    private readonly log: Logger,
+    readonly log: Logger,
     private readonly clock: Clock,
     config: AnConfig,
     private readonly accessMac: Uint8Array,
-    private readonly datapath: UserspaceDatapath,
+    private readonly datapath: Datapath,
     private readonly signalling: SignallingSockets,
     engine: Engine,
   ) {
@@ -100,23 +127,26 @@ export class Daemon {
       },
       onFlush: () => this.afterBurst(),
     });
-    this.driver = new EngineDriver(engine, realTimerHost(() => clock.monotonicMs()), this.router);
+    this.driver = new EngineDriver(engine, realTimerHost(() => clock.monotonicMs()), this.router, (where, error) =>
+      // The message only: never the input, which may be a frame or a context.
+      this.once(`internal error in ${where}: ${error instanceof Error ? error.message : String(error)}`.slice(0, 200), {}),
+    );
   }
 
   /** Starts the daemon; resolves with it running, or with an exit code when it could not start. */
-  static async start(args: DaemonArgs, clock: Clock = systemClock): Promise<Daemon | number> {
+  static async start(args: DaemonArgs, clock: Clock = systemClock, parts: DaemonParts = {}): Promise<Daemon | number> {
     const loaded = loadConfigFile(args.configPath, args.board);
     if (!loaded.ok) {
-      const log = createLogger("info");
+      const log = createLogger("info", parts.logDestination);
       for (const line of formatProblems(loaded.problems)) log.error({ problem: line }, "config problem");
       log.fatal({ config: args.configPath, problems: loaded.problems.length }, "config refused: not starting");
       return EXIT.badConfig;
     }
     const config = loaded.config;
-    const log = createLogger(config.log.level, undefined, { nodeId: config.nodeId });
-    let datapath: UserspaceDatapath;
+    const log = createLogger(config.log.level, parts.logDestination, { nodeId: config.nodeId });
+    let datapath: Datapath;
     try {
-      datapath = UserspaceDatapath.open({
+      datapath = (parts.openDatapath ?? ((o) => UserspaceDatapath.open(o)))({
         accessInterface: config.access.interface,
         uplinkInterface: config.uplink.interface,
         promiscuous: config.access.promiscuous,
@@ -144,8 +174,15 @@ export class Daemon {
     const signalling = new SignallingSockets({
       message: (from, fromPort, local, bytes) => ref.daemon?.onSignalling(from, fromPort, local, bytes),
       error: (local, error) => log.error({ careOf: formatIpv4(local), err: describeError(error) }, "signalling socket failed"),
-    });
+    }, parts.signallingPort);
     const failures = await signalling.ensure(careOfAddresses(config).map(ipv4));
+    const stopReason = parts.stopRequested?.();
+    if (stopReason !== undefined) {
+      signalling.close();
+      datapath.close();
+      log.info({ signal: stopReason }, "stop requested during startup: not starting");
+      return EXIT.ok;
+    }
     if (failures.length > 0) {
       for (const f of failures) log.error({ careOf: f.address, code: f.code }, bindHint(f.code));
       signalling.close();
@@ -167,8 +204,13 @@ export class Daemon {
   private run(): void {
     const c = this.config;
     if (this.args.pcapPath) {
-      this.pcap = PcapWriter.open(this.args.pcapPath);
-      this.router.pcap = this.pcap;
+      const path = this.args.pcapPath;
+      try {
+        this.pcap = PcapWriter.open(path, (e) => this.log.error({ pcap: path, code: e.code ?? null }, "pcap write failed: capture disabled, serving on"));
+        this.router.pcap = this.pcap;
+      } catch (e) {
+        this.log.error({ pcap: path, err: describeError(e) }, "cannot open the pcap file: running without capture");
+      }
     }
     this.restoreState();
     this.datapath.start({
@@ -180,15 +222,17 @@ export class Daemon {
       tunnelPacketDropped: (cause) => this.once(cause, {}),
       batchDone: () => this.driver.settle(),
       ioError: (where, error, stopped) => {
-        if (stopped) this.log.error({ where, err: describeError(error) }, "receive stopped");
-        else this.once(`io ${where}: ${error.code}`, { err: describeError(error) });
+        if (!stopped) return this.once(`io ${where}: ${error.code}`, { err: describeError(error) });
+        // Deaf on that socket for good: stop cleanly (deregistering) and let the supervisor restart us.
+        const socket = where.startsWith("access") ? "access" : "tunnel";
+        this.log.fatal({ where, err: describeError(error) }, `${socket} socket stopped: ${error.code} ${error.syscall}; exiting so the supervisor restarts`);
+        void this.stop(`${socket} socket stopped`, EXIT.failed);
       },
     });
     this.driver.settle();
-    process.on("SIGHUP", () => void this.reload());
-    process.on("SIGUSR1", () => this.logTelemetry());
-    process.on("SIGTERM", () => void this.stop("SIGTERM"));
-    process.on("SIGINT", () => void this.stop("SIGINT"));
+    this.feedWallClock();
+    this.wallClockTimer = setInterval(() => this.tick(), WALL_CLOCK_INTERVAL_MS);
+    this.wallClockTimer.unref();
     this.armTelemetry();
     this.log.info(
       {
@@ -232,14 +276,31 @@ export class Daemon {
       case "registration-sent":
         this.log.debug({ event: e }, e.type);
         return;
+      case "session-started": {
+        const coa = parseIpv4(e.careOf);
+        if (coa !== null) this.trackSession(e.mac, coa);
+        this.log.info({ event: e }, e.type);
+        return;
+      }
       case "released":
         this.known.delete(e.mac);
+        this.untrackSession(e.mac);
         this.stateDirty = true;
         this.log.info({ event: e }, e.type);
         return;
       default:
         this.log.info({ event: e }, e.type);
     }
+  }
+
+  /** Every WALL_CLOCK_INTERVAL_MS: the wall clock to the engine, the datapath counters sampled. */
+  private tick(): void {
+    this.feedWallClock();
+    this.sampleDatapath();
+  }
+
+  private feedWallClock(): void {
+    this.driver.feed({ kind: "wall-clock", wallMs: this.clock.wallMs() });
   }
 
   /** After every burst: counters without events of their own, and the state file. */
@@ -252,17 +313,23 @@ export class Daemon {
         this.once(`counter ${name}`, { count: v });
       }
     }
-    const d = this.datapath.stats();
-    if (d.tunnelTxErrors !== this.lastTunnelTxErrors) {
-      this.lastTunnelTxErrors = d.tunnelTxErrors;
-      this.once(`tunnel send refused: ${d.lastTunnelTxError ?? "?"}`, { count: d.tunnelTxErrors });
-    }
+    // Not after every burst: stats() is native calls and a getsockopt.
+    if (this.clock.monotonicMs() - this.lastDatapathSample >= DATAPATH_SAMPLE_MS) this.sampleDatapath();
     if (this.stateDirty && this.config.stateFile && this.stateTimer === undefined && !this.stopping) {
       // At most one write a second: a burst of refreshes is one write.
       this.stateTimer = setTimeout(() => {
         this.stateTimer = undefined;
         this.saveState();
       }, 1000);
+    }
+  }
+
+  private sampleDatapath(): void {
+    this.lastDatapathSample = this.clock.monotonicMs();
+    const d = this.datapath.stats();
+    if (d.tunnelTxErrors !== this.lastTunnelTxErrors) {
+      this.lastTunnelTxErrors = d.tunnelTxErrors;
+      this.once(`tunnel send refused: ${d.lastTunnelTxError ?? "?"}`, { count: d.tunnelTxErrors });
     }
   }
 
@@ -278,11 +345,12 @@ export class Daemon {
       causes: this.oncer.totals(),
       pcapRecords: this.pcap?.records ?? 0,
       inputs: this.driver.inputs,
+      internalErrors: this.driver.internalErrors,
     };
   }
 
   logTelemetry(): void {
-    this.driver.input({ kind: "wall-clock", wallMs: this.clock.wallMs() });
+    this.sampleDatapath();
     this.log.info({ telemetry: this.telemetry() }, "telemetry");
   }
 
@@ -353,7 +421,13 @@ export class Daemon {
     };
     if (!offer.ok) return keep(offer.problems);
     const failures = await this.signalling.ensure(careOfAddresses(offer.config).map(ipv4));
-    if (failures.length > 0) return keep(failures.map((f) => ({ path: "careOf", message: `${f.address}: ${bindHint(f.code)}` })));
+    // Stopped while binding: the stop owns the sockets and the engine now.
+    if (this.stopping) return;
+    if (failures.length > 0) {
+      keep(failures.map((f) => ({ path: "careOf", message: `${f.address}: ${bindHint(f.code)}` })));
+      this.retireSockets(); // the ones this attempt opened
+      return;
+    }
     const c = offer.config;
     this.driver.engine.reconfigure(offer.engine);
     this.driver.drain();
@@ -363,21 +437,67 @@ export class Daemon {
     this.oncer.setWindow(c.log.oncePerCauseS * 1000);
     this.datapath.setOuterHeader({ ttl: c.tunnel.ttl, dontFragment: c.tunnel.dontFragment });
     this.armTelemetry();
+    this.retireSockets();
     if (offer.needsRestart.length > 0) this.log.warn({ fields: offer.needsRestart }, "changed fields take effect only after a restart");
     this.log.info({ revision: c.revision, level: c.log.level, sessions: this.driver.engine.sessionCount }, "config reloaded");
   }
 
+  /**
+   * Closes the signalling sockets of care-of addresses the config no longer lists
+   * and no session uses; those still in use close when their last session goes.
+   */
+  private retireSockets(): void {
+    const wanted = new Set(careOfAddresses(this.config).map(ipv4));
+    const extra = this.signalling.addresses().filter((a) => !wanted.has(a));
+    if (extra.length === 0) {
+      this.retiring = false;
+      return;
+    }
+    let kept = 0;
+    for (const a of extra) {
+      if (this.coaUse.has(a)) {
+        kept++;
+        continue;
+      }
+      this.signalling.release(a);
+      this.log.info({ careOf: formatIpv4(a) }, "signalling socket closed: care-of address no longer in the config");
+    }
+    this.retiring = kept > 0;
+  }
+
+  private trackSession(mac: string, coa: number): void {
+    const old = this.live.get(mac);
+    if (old === coa) return;
+    if (old !== undefined) this.untrackSession(mac);
+    this.live.set(mac, coa);
+    this.coaUse.set(coa, (this.coaUse.get(coa) ?? 0) + 1);
+  }
+
+  private untrackSession(mac: string): void {
+    const coa = this.live.get(mac);
+    if (coa === undefined) return;
+    this.live.delete(mac);
+    const n = (this.coaUse.get(coa) ?? 1) - 1;
+    if (n > 0) return void this.coaUse.set(coa, n);
+    this.coaUse.delete(coa);
+    // The last session of a care-of address the config dropped: its socket goes now.
+    if (this.retiring && !this.stopping) this.retireSockets();
+  }
+
   /** Stops: deregisters (per config), flushes, closes every socket; resolves with the exit code. */
-  stop(reason: string): Promise<number> {
-    this.stopping ??= this.stopNow(reason);
+  stop(reason: string, code: number = EXIT.ok): Promise<number> {
+    this.stopping ??= this.stopNow(reason, code);
     return this.stopping;
   }
 
-  private async stopNow(reason: string): Promise<number> {
+  private async stopNow(reason: string, code: number): Promise<number> {
+    // A reload in progress finishes first (it sees `stopping` and applies nothing).
+    await this.reloading;
     const deregister = this.config.shutdown.deregister;
     this.log.info({ reason, deregister, sessions: this.driver.engine.sessionCount }, "stopping");
     if (this.stateTimer) clearTimeout(this.stateTimer);
     if (this.telemetryTimer) clearInterval(this.telemetryTimer);
+    if (this.wallClockTimer) clearInterval(this.wallClockTimer);
     // Without deregistration the bindings live on at the HA: keep them for the restart.
     if (!deregister) this.saveState();
     this.driver.input({ kind: "shutdown", deregister });
@@ -389,9 +509,9 @@ export class Daemon {
     this.signalling.close();
     this.datapath.close();
     this.pcap?.close();
-    this.log.info({ reason }, "stopped");
-    this.resolveDone(EXIT.ok);
-    return EXIT.ok;
+    this.log.info({ reason, code }, "stopped");
+    this.resolveDone(code);
+    return code;
   }
 }
 

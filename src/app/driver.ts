@@ -17,6 +17,13 @@ export interface TimerHost {
   clearTimer(handle: unknown): void;
 }
 
+/**
+ * Last resort for a bug: an exception out of the engine or an io adapter. The input
+ * (or action) is lost, the daemon keeps serving. `where` names the step; the error
+ * is never logged whole by the caller (only its message), since inputs carry keys' MACs.
+ */
+export type InternalErrorHandler = (where: string, error: unknown) => void;
+
 /** Node's setTimeout caps delays at 2^31 - 1 ms; a later deadline is re-armed on the way. */
 const MAX_DELAY_MS = 0x7fffffff;
 
@@ -26,12 +33,24 @@ export class EngineDriver {
   private stopped = false;
   /** inputs fed, for telemetry */
   inputs = 0;
+  /** exceptions caught around handle, perform and flush (telemetry: a bug if not 0) */
+  internalErrors = 0;
 
   constructor(
     readonly engine: Engine,
     private readonly host: TimerHost,
     private readonly sink: ActionSink,
+    private readonly onInternalError: InternalErrorHandler = () => {},
   ) {}
+
+  private caught(where: string, error: unknown): void {
+    this.internalErrors++;
+    try {
+      this.onInternalError(where, error);
+    } catch {
+      // the reporter itself failed: counted above, nothing more to do
+    }
+  }
 
   now(): number {
     return this.host.now();
@@ -42,20 +61,35 @@ export class EngineDriver {
     if (this.stopped) return;
     const now = this.host.now();
     this.inputs++;
-    this.engine.handle(now, input);
+    try {
+      this.engine.handle(now, input);
+    } catch (e) {
+      this.caught(`handle ${input.kind}`, e);
+    }
+    // What the engine queued before a throw is consistent with its state: carried out.
     this.drain(now);
   }
 
   /** Carries out actions queued outside handle() (e.g. after reconfigure). */
   drain(now: number = this.host.now()): void {
     // Actions may hold views into the input's buffer: carried out before the next input.
-    for (let a = this.engine.poll(); a; a = this.engine.poll()) this.sink.perform(now, a);
+    for (let a = this.engine.poll(); a; a = this.engine.poll()) {
+      try {
+        this.sink.perform(now, a);
+      } catch (e) {
+        this.caught(`perform ${a.kind}`, e);
+      }
+    }
   }
 
   /** Ends a burst: flush io, arm the one timer at the engine's next deadline. */
   settle(): void {
     if (this.stopped) return;
-    this.sink.flush(this.host.now());
+    try {
+      this.sink.flush(this.host.now());
+    } catch (e) {
+      this.caught("flush", e);
+    }
     this.arm();
   }
 

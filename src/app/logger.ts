@@ -4,7 +4,7 @@
 import { pino } from "pino";
 import type { DestinationStream, Logger } from "pino";
 
-export type { Logger } from "pino";
+export type { DestinationStream, Logger } from "pino";
 
 export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace";
 

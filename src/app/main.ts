@@ -7,6 +7,10 @@ import { loadBoard } from "./board.ts";
 import type { BoardProfile } from "./board.ts";
 import { careOfAddresses, engineConfigOf, formatProblems, loadConfigFile } from "./config-file.ts";
 import { Daemon, EXIT } from "./daemon.ts";
+import type { DaemonParts } from "./daemon.ts";
+import { createLogger } from "./logger.ts";
+import { ProcessSignals } from "./process-signals.ts";
+import type { SignalSource } from "./process-signals.ts";
 import { VERSION } from "./version.ts";
 
 export const USAGE = `an ${VERSION}: Access Node firmware (IPv6-only mobile nodes over NetMIP4)
@@ -15,7 +19,9 @@ Usage:
   an run --config FILE [--board NAME] [--pcap FILE]
       Run the daemon. --board merges board/NAME.json defaults under the config;
       --pcap writes every UDP 434 packet and every NS/RS/RA/NA the AN handles.
-      Signals: SIGHUP reloads the config, SIGUSR1 logs telemetry, SIGTERM stops.
+      Signals: SIGHUP reloads the config, SIGUSR2 logs telemetry, SIGTERM/SIGINT
+      stop (SIGUSR1 is ignored). Exit 0 stopped, 1 bad config, 3 could not start,
+      4 failed while running (a socket stopped, a crash): restart it.
   an check-config FILE [--board NAME]
       Validate a config file: every problem is listed (exit 1), or a summary (exit 0).
   an --version
@@ -25,6 +31,13 @@ Environment: AN_NATIVE_ADDON (path of an_native.node), AN_BOARD_DIR (board profi
 `;
 
 type Out = (line: string) => void;
+
+/** What `an run` uses of the process (tests: an EventEmitter, fake sockets, a log sink). */
+export interface RunDeps {
+  readonly signals?: SignalSource;
+  readonly exit?: (code: number) => void;
+  readonly daemon?: DaemonParts;
+}
 
 function board(name: string | undefined, err: Out): BoardProfile | undefined | null {
   if (name === undefined) return undefined;
@@ -59,7 +72,12 @@ export function checkConfig(path: string, boardName: string | undefined, out: Ou
   return EXIT.ok;
 }
 
-export async function main(argv: readonly string[], out: Out = (l) => process.stdout.write(`${l}\n`), err: Out = (l) => process.stderr.write(`${l}\n`)): Promise<number> {
+export async function main(
+  argv: readonly string[],
+  out: Out = (l) => process.stdout.write(`${l}\n`),
+  err: Out = (l) => process.stderr.write(`${l}\n`),
+  deps: RunDeps = {},
+): Promise<number> {
   let parsed;
   try {
     parsed = parseArgs({
@@ -103,10 +121,22 @@ export async function main(argv: readonly string[], out: Out = (l) => process.st
         err("usage: an run --config FILE [--board NAME] [--pcap FILE]");
         return EXIT.usage;
       }
+      // Before the first await: from here a signal never acts by default (see process-signals.ts).
+      const signals = new ProcessSignals(deps.signals ?? process, createLogger("info", deps.daemon?.logDestination), deps.exit);
       const b = board(values.board, err);
-      if (b === null) return EXIT.badConfig;
-      const started = await Daemon.start({ configPath: values.config, board: b, pcapPath: values.pcap });
-      if (typeof started === "number") return started;
+      if (b === null) {
+        signals.close();
+        return EXIT.badConfig;
+      }
+      const started = await Daemon.start({ configPath: values.config, board: b, pcapPath: values.pcap }, undefined, {
+        ...deps.daemon,
+        stopRequested: () => signals.stopRequested,
+      });
+      if (typeof started === "number") {
+        signals.close();
+        return started;
+      }
+      signals.attach(started, started.log);
       return started.done;
     }
     default:

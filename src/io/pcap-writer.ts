@@ -5,7 +5,9 @@
 // is wrapped in an IPv4/UDP header with the real addresses and ports and an
 // Ethernet header of zero MACs (the uplink's link layer is the kernel's business).
 // Each record is written at once (synchronously), so the file is readable while
-// the daemon runs; this is a field-debugging aid, not a datapath capture.
+// the daemon runs; this is a field-debugging aid, not a datapath capture: a write
+// that fails (ENOSPC, EIO, ...) disables the capture, reports once, and never
+// throws into the frame handlers that call it.
 import { closeSync, openSync, writeSync } from "node:fs";
 import { ETHERNET_HEADER_LENGTH, ETHERTYPE_IPV4, ETHERTYPE_IPV6 } from "../wire/ethernet.ts";
 import {
@@ -40,21 +42,48 @@ export function isRecordedNdPacket(packet: Uint8Array): boolean {
   return t >= ND_ROUTER_SOLICITATION && t <= ND_NEIGHBOR_ADVERTISEMENT && packet[41] === 0;
 }
 
+/** Told once, when a write failed and the capture stopped. */
+export type PcapFailure = (error: NodeJS.ErrnoException) => void;
+
 export class PcapWriter {
   private fd: number | null;
   private scratch = new Uint8Array(PCAP_RECORD_HEADER_LENGTH + ETHERNET_HEADER_LENGTH + 28 + 2048);
   records = 0;
+  /** The error code that stopped the capture, if one did. */
+  failed: string | null = null;
 
-  private constructor(fd: number) {
+  private constructor(
+    fd: number,
+    private readonly onFailure: PcapFailure,
+  ) {
     this.fd = fd;
     const header = new Uint8Array(PCAP_GLOBAL_HEADER_LENGTH);
     writePcapGlobalHeader({ linkType: PCAP_LINKTYPE_ETHERNET, snapLength: PCAP_SNAP_LENGTH, nanoseconds: false }, header, 0);
-    writeSync(fd, header);
+    this.write(header, header.length);
   }
 
-  /** Creates (truncates) the file, mode 0600: it holds MN identities. */
-  static open(path: string): PcapWriter {
-    return new PcapWriter(openSync(path, "w", 0o600));
+  /** Creates (truncates) the file, mode 0600: it holds MN identities. Throws when it cannot be opened. */
+  static open(path: string, onFailure: PcapFailure = () => {}): PcapWriter {
+    return new PcapWriter(openSync(path, "w", 0o600), onFailure);
+  }
+
+  /** True while records are being written. */
+  get capturing(): boolean {
+    return this.fd !== null;
+  }
+
+  private write(buf: Uint8Array, length: number): boolean {
+    if (this.fd === null) return false;
+    try {
+      writeSync(this.fd, buf, 0, length);
+      return true;
+    } catch (e) {
+      const error = e as NodeJS.ErrnoException;
+      this.failed = error.code ?? "EIO";
+      this.close();
+      this.onFailure(error);
+      return false;
+    }
   }
 
   private room(n: number): Uint8Array {
@@ -63,13 +92,12 @@ export class PcapWriter {
   }
 
   private emit(buf: Uint8Array, length: number): void {
-    if (this.fd === null) return;
-    writeSync(this.fd, buf, 0, length);
-    this.records++;
+    if (this.write(buf, length)) this.records++;
   }
 
   /** An Ethernet frame as seen on the access link. */
   frame(wallMs: number, frame: Uint8Array): void {
+    if (this.fd === null) return;
     const captured = Math.min(frame.length, PCAP_SNAP_LENGTH);
     const buf = this.room(PCAP_RECORD_HEADER_LENGTH + captured);
     writePcapRecordHeader(pcapRecordForMillis(wallMs, captured, frame.length), buf, 0);
@@ -79,6 +107,7 @@ export class PcapWriter {
 
   /** An IPv6 packet sent to an MN with this Ethernet header. */
   ipv6(wallMs: number, dst: Uint8Array, src: Uint8Array, packet: Uint8Array): void {
+    if (this.fd === null) return;
     const length = Math.min(ETHERNET_HEADER_LENGTH + packet.length, PCAP_SNAP_LENGTH);
     const buf = this.room(PCAP_RECORD_HEADER_LENGTH + ETHERNET_HEADER_LENGTH + packet.length);
     writePcapRecordHeader(pcapRecordForMillis(wallMs, length, ETHERNET_HEADER_LENGTH + packet.length), buf, 0);
@@ -93,6 +122,7 @@ export class PcapWriter {
 
   /** A UDP datagram (signalling) with its real addresses and ports. */
   udp(wallMs: number, src: number, srcPort: number, dst: number, dstPort: number, payload: Uint8Array): void {
+    if (this.fd === null) return;
     const ipLength = ipv4UdpLength(payload.length);
     if (ipLength > 0xffff) return;
     const total = ETHERNET_HEADER_LENGTH + ipLength;
@@ -108,7 +138,12 @@ export class PcapWriter {
 
   close(): void {
     if (this.fd === null) return;
-    closeSync(this.fd);
+    const fd = this.fd;
     this.fd = null;
+    try {
+      closeSync(fd);
+    } catch {
+      // Already gone (EBADF) or a late write-back error: nothing more to capture either way.
+    }
   }
 }

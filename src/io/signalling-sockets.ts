@@ -133,6 +133,15 @@ export class SignallingSockets {
     return { sockets: this.sockets.size, rxDatagrams: this.rx, txDatagrams: this.tx, txErrors: this.txErrors, lastTxError: this.lastTxError };
   }
 
+  /** Closes the socket of one address (the config no longer lists it); false when there was none. */
+  release(address: number): boolean {
+    const socket = this.sockets.get(address);
+    if (!socket) return false;
+    this.sockets.delete(address);
+    socket.close();
+    return true;
+  }
+
   close(): void {
     for (const s of this.sockets.values()) s.close();
     this.sockets.clear();

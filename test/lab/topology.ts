@@ -11,8 +11,9 @@
 //   eth0 is a veth whose other end ("m<i>") sits in sw; attaching it to an AN is
 //   enslaving that end to the AN's bridge. Moving an MN (moveMn) takes the sw end
 //   down (the MN's kernel sees carrier loss: a veth has carrier only while its peer
-//   is up), moves it to the other bridge, and brings it up again (carrier back:
-//   the kernel re-runs DAD and sends RS, as after a real L2 handover). The MN keeps
+//   is up), moves it to the other bridge, and brings it up again (carrier back, as
+//   after a real L2 handover; a configured Linux interface then sends only its MLD
+//   reports, no new DAD or RS: see README.md). The MN keeps
 //   its interface, MAC and addresses, and nothing in the MN namespace is touched:
 //   the move happens in the network, the way a station roams to another AP or a
 //   cable is replugged into another switch port. One `ip -batch` call does it.
@@ -25,7 +26,7 @@
 //   cn0. The CN (2001:db8:99::7) is reachable over IPv6 only through the HA.
 import { execFileSync } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
-import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { accessSync, constants, existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import type { z } from "zod";
@@ -302,6 +303,79 @@ export class AnProcess {
   }
 }
 
+/** One change the MN's kernel reported (ip monitor): `t` is its timestamp in ms since 1970. */
+export interface MnKernelEvent {
+  readonly t: number;
+  readonly kind: "link" | "address" | "route";
+  readonly deleted: boolean;
+  /** The monitor's text, continuation lines joined with one space. */
+  readonly text: string;
+}
+
+/** `ip -ts monitor link address route` in an MN's namespace, its lines parsed as they come. */
+export class MnMonitor {
+  readonly events: MnKernelEvent[] = [];
+  private readonly waiters = new Set<() => void>();
+  stderr = "";
+
+  constructor(private readonly child: ChildProcess) {
+    if (child.stdout) {
+      createInterface({ input: child.stdout }).on("line", (text) => this.onLine(text));
+    }
+    child.stderr?.on("data", (d: Buffer) => (this.stderr += d.toString()));
+  }
+
+  private onLine(text: string): void {
+    // "[2026-11-26T19:11:52.611619] 3: eth0    inet6 2001:db8::5/64 scope global tentative"
+    const m = /^\[(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\.(\d+)\] (.*)$/.exec(text);
+    if (!m) {
+      const last = this.events.pop();
+      if (last && text.trim() !== "") this.events.push({ ...last, text: `${last.text} ${text.trim()}` });
+      else if (last) this.events.push(last);
+      return;
+    }
+    // ip prints local time; Date parses a zone-less ISO date-time as local time too.
+    const t = Date.parse(m[1]!) + Number(`0.${m[2]!}`) * 1000;
+    const body = m[3]!.trim();
+    const deleted = body.startsWith("Deleted ");
+    const rest = deleted ? body.slice(8) : body;
+    const kind = /^\d+: \S+\s+inet6? /.test(rest) ? "address" : /^\d+: \S+: </.test(rest) ? "link" : "route";
+    this.events.push({ t, kind, deleted, text: rest });
+    for (const w of [...this.waiters]) w();
+  }
+
+  get exited(): boolean {
+    return this.child.exitCode !== null || this.child.signalCode !== null;
+  }
+
+  /** The first event (seen or coming) that matches; rejects after timeoutMs. */
+  waitFor(pred: (e: MnKernelEvent) => boolean, what: string, timeoutMs: number): Promise<MnKernelEvent> {
+    return new Promise((resolve, reject) => {
+      const check = (): void => {
+        const found = this.events.find(pred);
+        if (!found) return;
+        this.waiters.delete(check);
+        clearTimeout(timer);
+        resolve(found);
+      };
+      const timer = setTimeout(() => {
+        this.waiters.delete(check);
+        reject(new Error(`timed out after ${timeoutMs} ms waiting for the MN's kernel: ${what}`));
+      }, timeoutMs);
+      this.waiters.add(check);
+      check();
+    });
+  }
+
+  stop(): Promise<void> {
+    if (this.exited) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.child.once("exit", () => resolve());
+      this.child.kill("SIGTERM");
+    });
+  }
+}
+
 /** A running capture (dumpcap) whose pcap file is read when stopped. */
 export interface Capture {
   readonly file: string;
@@ -316,6 +390,29 @@ export interface PingStream {
 }
 
 export const DAEMON_PATH = join(repoRoot, "dist/an.mjs");
+/** The single executable (node SEA) of the firmware, when one has been built. */
+export const DAEMON_BINARY_PATH = join(repoRoot, "dist/an");
+
+/** What runs the AN firmware: the single executable when built, else the bundled daemon. */
+export function defaultDaemon(): { readonly path: string; readonly kind: "single executable" | "bundled daemon" } | undefined {
+  if (isExecutableFile(DAEMON_BINARY_PATH)) return { path: DAEMON_BINARY_PATH, kind: "single executable" };
+  if (existsSync(DAEMON_PATH)) return { path: DAEMON_PATH, kind: "bundled daemon" };
+  return undefined;
+}
+
+function isExecutableFile(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** The command line that runs `daemon`: a JavaScript bundle under this node, anything else as itself. */
+export function daemonCommand(daemon: string): [string, ...string[]] {
+  return /\.[cm]?js$/.test(daemon) ? [process.execPath, daemon] : [daemon];
+}
 
 /** Whether the AN daemon bundle exists (issue 4 builds it with build/bundle.mjs). */
 export function daemonAvailable(): boolean {
@@ -463,6 +560,26 @@ export class Topology {
     return j.map((r) => ({ dst: r.dst, gateway: r.gateway, dev: r.dev, mtu: r.metrics?.find((m) => m.mtu !== undefined)?.mtu }));
   }
 
+  /** A path in the lab's temp dir (removed at cleanup), e.g. for an AN's stateFile. */
+  file(name: string): string {
+    return join(this.dir, name);
+  }
+
+  /**
+   * Follows the MN's kernel (`ip -ts monitor link address route` in its namespace):
+   * every link (carrier), address and route change, stamped by ip as the kernel's
+   * notification arrives. Stopped at cleanup.
+   */
+  async monitorMn(mn: MnNode): Promise<MnMonitor> {
+    const child = this.lab.spawn(mn.ns, "ip", ["-ts", "monitor", "link", "address", "route"]);
+    const m = new MnMonitor(child);
+    this.processes.push(m);
+    // ip monitor prints nothing until something changes: give it a moment to subscribe.
+    await new Promise((r) => setTimeout(r, 150));
+    if (m.exited) throw new Error(`ip monitor in ${mn.ns} exited: ${m.stderr}`);
+    return m;
+  }
+
   /** Runs a command in a namespace (sync; throws with stderr). */
   exec(ns: string, ...cmd: string[]): string {
     return this.lab.exec(ns, ...cmd);
@@ -533,6 +650,9 @@ export class Topology {
       careOf: mode === "pool" ? { mode: "pool", addresses: [...site.coas] } : { mode: "shared", address: site.coas[0]!, greKeys: { first: 0x1000 * index, count: 256 } },
       realms: [{ realm: LAB.realm, homeAgent: LAB.ha, spi: LAB.spi, key: `hex:${LAB.keyHex}` }],
       identity: { derivedRealm: LAB.realm },
+      // The lab has no link-layer events (no hostapd): a Linux MN that moved its link
+      // sends only MLD reports, so the new AN must start on any IPv6 frame.
+      triggerOn: "any-ipv6",
       log: { level: "debug" },
       ...over,
     };
@@ -551,7 +671,8 @@ export class Topology {
 
   /**
    * Starts the AN daemon (node DAEMON run --config FILE [--pcap FILE]) in AN
-   * `index`'s namespace; DAEMON is dist/an.mjs unless `daemon` names another bundle.
+   * `index`'s namespace; DAEMON is dist/an.mjs unless `daemon` names another bundle
+   * (or an executable: the single binary runs as itself).
    */
   startAn(index: AnIndex, config: AnConfigFile = this.anConfig(index), o: { readonly pcap?: string; readonly daemon?: string } = {}): AnProcess {
     const daemon = o.daemon ?? DAEMON_PATH;
@@ -561,8 +682,9 @@ export class Topology {
     const site = this.an(index);
     const configFile = join(this.dir, `an${index}-${Date.now()}.json`);
     writeFileSync(configFile, JSON.stringify(config, null, 2));
-    const args = [daemon, "run", "--config", configFile, ...(o.pcap !== undefined ? ["--pcap", o.pcap] : [])];
-    const child = this.lab.spawn(site.ns, process.execPath, args, { env: nativeEnv() });
+    const [cmd, ...first] = daemonCommand(daemon);
+    const args = [...first, "run", "--config", configFile, ...(o.pcap !== undefined ? ["--pcap", o.pcap] : [])];
+    const child = this.lab.spawn(site.ns, cmd, args, { env: nativeEnv() });
     const an = new AnProcess(site, child, configFile, o.pcap);
     this.processes.push(an);
     return an;

@@ -78,6 +78,12 @@ export function deleteNamespace(ns: string): void {
 
 let counter = 0;
 
+/** "net.ipv6.conf.eth0.forwarding" -> /proc/sys/net/ipv6/conf/eth0/forwarding (interface names without dots). */
+function sysctlPath(key: string): string {
+  if (!/^[a-z0-9_.-]+$/i.test(key)) throw new Error(`sysctl key ${key}`);
+  return `/proc/sys/${key.replace(/\./g, "/")}`;
+}
+
 export interface RunResult {
   readonly code: number | null;
   readonly stdout: string;
@@ -155,12 +161,16 @@ export class Lab {
     }
   }
 
+  /**
+   * Sets a sysctl of the namespace through /proc/sys (procps' sysctl(8) is not on
+   * every host: the demo needs nothing but iproute2 and a shell).
+   */
   sysctl(ns: string, key: string, value: string): void {
-    this.exec(ns, "sysctl", "-q", "-w", `${key}=${value}`);
+    this.exec(ns, "sh", "-c", 'printf "%s\\n" "$2" > "$1"', "sysctl", sysctlPath(key), value);
   }
 
   readSysctl(ns: string, key: string): string {
-    return this.exec(ns, "sysctl", "-n", key).trim();
+    return this.exec(ns, "cat", sysctlPath(key)).trim();
   }
 
   /**

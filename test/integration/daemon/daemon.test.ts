@@ -100,7 +100,7 @@ describe.skipIf(!run)("an run: the daemon in network namespaces", () => {
   const logLines = (msg: string): Record<string, unknown>[] => daemon.lines.filter((l) => l.msg === msg);
   const telemetry = async (): Promise<Record<string, Record<string, number>> & { sessions: number }> => {
     const from = daemon.lines.length;
-    process.kill(daemon.pid, "SIGUSR1");
+    process.kill(daemon.pid, "SIGUSR2");
     const line = await daemon.waitFor((l) => l.msg === "telemetry", "telemetry line", 5000, from);
     return line.telemetry as Record<string, Record<string, number>> & { sessions: number };
   };
@@ -331,6 +331,15 @@ describe.skipIf(!run)("an run: the daemon in network namespaces", () => {
     process.kill(daemon.pid, "SIGHUP");
     const ok = await daemon.waitFor((l) => l.msg === "config reloaded", "the reload", 5000, from);
     expect(ok).toMatchObject({ revision: 2, level: "debug", sessions: 2 });
+    expect((await telemetry()).sessions).toBe(2);
+  });
+
+  it("SIGUSR1 is ignored: Node's inspector never opens in the capable process, which keeps serving", async () => {
+    const from = daemon.lines.length;
+    process.kill(daemon.pid, "SIGUSR1");
+    await daemon.waitFor((l) => l.msg === "SIGUSR1 ignored (telemetry is SIGUSR2)", "SIGUSR1 ignored", 5000, from);
+    expect(daemon.stderr).not.toMatch(/Debugger listening|inspector/i);
+    expect(daemon.exit).toBeUndefined();
     expect((await telemetry()).sessions).toBe(2);
   });
 

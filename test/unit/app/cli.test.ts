@@ -77,7 +77,7 @@ describe("board profiles", () => {
       JSON.stringify({
         nodeId: "an-2",
         careOf: { mode: "pool", addresses: ["10.0.0.10"] },
-        realms: [{ realm: "*", homeAgent: "10.0.0.2", spi: 300, key: "hex:00" }],
+        realms: [{ realm: "*", homeAgent: "10.0.0.2", spi: 300, key: "hex:000102030405060708090a0b0c0d0e0f" }],
         identity: { derivedRealm: "example.net" },
         log: { level: "warn" },
       }),

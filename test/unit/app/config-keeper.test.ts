@@ -17,7 +17,7 @@ const base = {
   access: { interface: "acc0" },
   uplink: { interface: "up0" },
   careOf: { mode: "pool", addresses: ["10.0.0.10"] },
-  realms: [{ realm: "example.net", homeAgent: "10.0.0.2", spi: 4097, key: "hex:0011223344556677" }],
+  realms: [{ realm: "example.net", homeAgent: "10.0.0.2", spi: 4097, key: "hex:00112233445566778899aabbccddeeff" }],
   identity: { derivedRealm: "example.net" },
 };
 
@@ -55,13 +55,13 @@ describe("ConfigKeeper (reload)", () => {
 
   it("accepts a valid file, reports fields that need a restart, and commits on request", () => {
     const k = keeper();
-    writeFileSync(join(dir, "k.hex"), "aabbccdd\n");
+    writeFileSync(join(dir, "k.hex"), "aabbccddeeff00112233445566778899\n");
     const good = { ...base, revision: 3, uplink: { interface: "up1" }, realms: [{ ...base.realms[0], key: `file:${join(dir, "k.hex")}` }], log: { level: "debug" } };
     const offer = k.offer(loadConfigFile(file("good.json", good), undefined));
     expect(offer.ok).toBe(true);
     if (!offer.ok) return;
     expect(offer.needsRestart).toEqual(["uplink.interface"]);
-    expect([...offer.engine.realms[0]!.mnHaKey.secret]).toEqual([0xaa, 0xbb, 0xcc, 0xdd]);
+    expect([...offer.engine.realms[0]!.mnHaKey.secret]).toEqual([...Buffer.from("aabbccddeeff00112233445566778899", "hex")]);
     expect(k.current.revision).toBe(1);
     k.commit(offer.config);
     expect(k.current.revision).toBe(3);

@@ -1,7 +1,7 @@
 // The engine driver with the real engine, a fake clock and one fake timer slot,
 // and fake io: inputs are fed, actions carried out, ONE timer armed at the
 // engine's next deadline, and the deadline fed back when it fires.
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { ActionRouter } from "../../../src/app/action-router.ts";
 import { EngineDriver } from "../../../src/app/driver.ts";
 import type { TimerHost } from "../../../src/app/driver.ts";
@@ -41,7 +41,7 @@ class FakeTimers implements TimerHost {
   }
 }
 
-function setup() {
+function setup(o: { failSend?: () => boolean; onInternalError?: (where: string, error: unknown) => void } = {}) {
   const timers = new FakeTimers();
   const sent: { from: number; to: number; bytes: Uint8Array }[] = [];
   const tunnel: { target: TunnelTarget; packet: Uint8Array }[] = [];
@@ -50,6 +50,7 @@ function setup() {
   const router = new ActionRouter({
     signalling: {
       send: (from, to, _port, bytes) => {
+        if (o.failSend?.()) throw new Error("send exploded");
         sent.push({ from, to, bytes: bytes.slice() });
         return true;
       },
@@ -67,7 +68,7 @@ function setup() {
     onContextChanged: () => {},
   });
   const engine = new Engine(makeConfig(), { random: seededRandom(1), wallOffsetMs: WALL });
-  const driver = new EngineDriver(engine, timers, router);
+  const driver = new EngineDriver(engine, timers, router, o.onInternalError);
   return { timers, sent, tunnel, events, driver, engine, flushes: () => flushes };
 }
 
@@ -90,8 +91,9 @@ describe("EngineDriver", () => {
     driver.feed({ kind: "signalling", from: HA, fromPort: 434, bytes: answer(sent[1]!.bytes, KEY, CODEC) });
     expect(events.some((e) => e.type === "registered")).toBe(true);
     expect(tunnel.map((t) => t.packet)).toEqual([packetOf(ns)]);
-    // Bound: the timer now waits for the refresh (80% of 600 s), not the retransmission.
-    expect(timers.armed?.at).toBe(3500 + 480_000);
+    // Bound: the timer now waits for the refresh (80% of 600 s, counted from the
+    // request at 1000 as RFC 5944 3.6.2.2 has it), not the retransmission.
+    expect(timers.armed?.at).toBe(1000 + 480_000);
     expect(timers.setCount).toBe(3);
   });
 
@@ -116,5 +118,31 @@ describe("EngineDriver", () => {
     expect(sent[1]!.bytes[3]).toBe(0); // lifetime low byte
     expect((sent[1]!.bytes[2]! << 8) | sent[1]!.bytes[3]!).toBe(0);
     expect(timers.armed).toBeUndefined();
+  });
+
+  it("an exception out of engine.handle or an action is caught, counted and reported; the driver keeps serving", () => {
+    const reported: string[] = [];
+    let explode = false;
+    const { timers, sent, driver, engine } = setup({ failSend: () => explode, onInternalError: (where, e) => reported.push(`${where}: ${(e as Error).message}`) });
+    const handle = vi.spyOn(engine, "handle").mockImplementationOnce(() => {
+      throw new Error("engine bug");
+    });
+    const ns = dadNeighborSolicitation(mac("02:11:22:33:44:01"));
+    expect(() => driver.feed({ kind: "frame-from-mn", frame: ns })).not.toThrow();
+    expect(driver.internalErrors).toBe(1);
+    expect(reported).toEqual(["handle frame-from-mn: engine bug"]);
+    handle.mockRestore();
+    // The next input is served as usual.
+    driver.feed({ kind: "frame-from-mn", frame: ns });
+    expect(sent).toHaveLength(1);
+    // A throwing action (the retransmission) is caught too; the timer stays armed for the next one.
+    explode = true;
+    expect(() => timers.fire()).not.toThrow();
+    expect(driver.internalErrors).toBe(2);
+    expect(reported[1]).toBe("perform send-signalling: send exploded");
+    expect(timers.armed).toBeDefined();
+    explode = false;
+    timers.fire();
+    expect(sent).toHaveLength(2);
   });
 });

@@ -1,6 +1,6 @@
 // The --pcap writer: a classic Ethernet pcap with ND frames as on the link and
 // signalling wrapped in IPv4/UDP with valid checksums.
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { closeSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -52,5 +52,44 @@ describe("PcapWriter", () => {
     expect(isRecordedNdPacket(packetOf(ns))).toBe(true);
     expect(isRecordedNdPacket(routerAdvertisementPacket({ src: ip6("fe80::1"), slla: null }))).toBe(true);
     expect(isRecordedNdPacket(packetOf(data))).toBe(false);
+  });
+
+  it("a failing write (ENOSPC on /dev/full) disables the capture, reports once, and never throws", () => {
+    const failures: string[] = [];
+    const w = PcapWriter.open("/dev/full", (e) => failures.push(e.code ?? "?"));
+    const ns = dadNeighborSolicitation(mac("02:11:22:33:44:01"));
+    expect(() => {
+      w.frame(1_750_000_000_000, ns);
+      w.udp(1_750_000_000_000, parseIpv4("10.0.0.10")!, 434, parseIpv4("10.0.0.2")!, 434, new Uint8Array(20));
+      w.ipv6(1_750_000_000_000, mac("02:11:22:33:44:01"), mac("02:00:5e:00:53:01"), packetOf(ns));
+    }).not.toThrow();
+    expect(failures).toEqual(["ENOSPC"]);
+    expect(w.failed).toBe("ENOSPC");
+    expect(w.capturing).toBe(false);
+    expect(w.records).toBe(0);
+    w.close();
+  });
+
+  it("a write failing after some records (fd closed underneath: EBADF) stops the capture without throwing", () => {
+    const path = join(dir, "closed.pcap");
+    const failures: string[] = [];
+    const w = PcapWriter.open(path, (e) => failures.push(e.code ?? "?"));
+    const ns = dadNeighborSolicitation(mac("02:11:22:33:44:01"));
+    w.frame(1_750_000_000_000, ns);
+    const fd = readdirSync("/proc/self/fd").map(Number).find((f) => {
+      try {
+        return readlinkSync(`/proc/self/fd/${f}`) === path;
+      } catch {
+        return false;
+      }
+    });
+    if (fd === undefined) throw new Error("the writer's fd not found");
+    closeSync(fd);
+    expect(() => w.frame(1_750_000_000_001, ns)).not.toThrow();
+    expect(() => w.frame(1_750_000_000_002, ns)).not.toThrow();
+    expect(failures).toEqual(["EBADF"]);
+    expect(w.records).toBe(1);
+    expect(() => w.close()).not.toThrow();
+    expect(readPcap(Uint8Array.from(readFileSync(path))).records).toHaveLength(1);
   });
 });

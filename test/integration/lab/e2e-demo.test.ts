@@ -1,0 +1,102 @@
+// The README's first command, `npm run demo`, kept working: the demo (build/demo.mjs
+// bundling test/lab/demo.ts) runs its whole scenario against the daemon bundled from
+// the current source, writes its figures and pcaps, exits 0 and leaves no namespace;
+// and a Ctrl-C in the middle removes the lab too.
+import { spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { repoRoot } from "../../lab/bundle.ts";
+import { Lab, listNamespaces, netnsUnavailableReason } from "../../support/netns.ts";
+import { readPcap } from "../../support/pcap-reader.ts";
+
+const skipReason = netnsUnavailableReason();
+if (skipReason) console.warn(`lab demo: skipped: ${skipReason}`);
+
+interface Run {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly pid: number;
+}
+
+/** Runs the demo; `onLine` may signal it. Bounded: SIGKILL after timeoutMs. */
+function runDemo(args: readonly string[], onLine: (line: string, pid: number) => void = () => undefined, timeoutMs = 60_000): Promise<Run> {
+  const child = spawn(process.execPath, [join(repoRoot, "build/demo.mjs"), ...args], { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  child.stderr.on("data", (d: Buffer) => (stdout += d.toString()));
+  createInterface({ input: child.stdout }).on("line", (l) => {
+    stdout += `${l}\n`;
+    onLine(l, child.pid!);
+  });
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, pid: child.pid! });
+    });
+  });
+}
+
+const namespacesOf = (pid: number): string[] => listNamespaces().filter((n) => n.startsWith(`demo-${pid}-`));
+
+describe.skipIf(skipReason !== undefined)("the lab demo (npm run demo)", () => {
+  let lab: Lab;
+  let dir: string;
+  let daemon: string;
+
+  beforeAll(() => {
+    lab = new Lab("labdemo");
+    dir = lab.tempDir("lab-demo-");
+    execFileSync(process.execPath, [join(repoRoot, "build/bundle.mjs"), "--outdir", join(dir, "daemon")], { stdio: "pipe", timeout: 120_000 });
+    daemon = join(dir, "daemon/an.mjs");
+  }, 120_000);
+
+  afterAll(() => lab?.cleanup());
+
+  it("plays the whole scenario: exit 0, a timeline, the figures in --json, each AN's signalling pcap in --pcap-dir, no namespace left", async () => {
+    const json = join(dir, "figures.json");
+    const pcaps = join(dir, "pcaps");
+    const r = await runDemo(["--daemon", daemon, "--json", json, "--pcap-dir", pcaps]);
+    expect(r.code, r.stdout).toBe(0);
+    expect(r.stdout).toContain("PASS");
+    expect(namespacesOf(r.pid)).toEqual([]);
+    const f = JSON.parse(readFileSync(json, "utf8")) as {
+      ok: boolean;
+      mn: { address: string };
+      attach: Record<string, number>;
+      handover: { interruptionMs: number; packetsLost: number; probesSent: number; addressKept: boolean };
+      timeline: { source: string }[];
+    };
+    expect(f.ok).toBe(true);
+    expect(f.mn.address).toMatch(/^2001:db8:1::/);
+    for (const k of ["firstFrameToRrqMs", "rrqToReplyMs", "replyToRaDeliveredMs", "raDeliveredToAddressUsableMs", "carrierUpToAddressUsableMs"]) expect(f.attach[k], k).toBeTypeOf("number");
+    expect(f.handover.addressKept).toBe(true);
+    expect(f.handover.interruptionMs).toBeLessThan(2_000);
+    expect(f.handover.probesSent).toBeGreaterThan(0);
+    expect(new Set(f.timeline.map((m) => m.source))).toEqual(new Set(["demo", "AN log", "AN pcap", "HA", "MN kernel", "ping"]));
+    for (const an of ["an1", "an2"]) {
+      const records = readPcap(new Uint8Array(readFileSync(join(pcaps, `${an}.pcap`)))).records;
+      // UDP 434 (IPv4 ethertype): the request and the reply at least.
+      expect(records.filter((x) => x.data[12] === 0x08 && x.data[13] === 0x00).length, an).toBeGreaterThanOrEqual(2);
+    }
+  }, 90_000);
+
+  it("Ctrl-C (SIGINT) in the middle of the demo removes its lab", async () => {
+    let sent = false;
+    let names: string[] = [];
+    const r = await runDemo(["--daemon", daemon], (line, pid) => {
+      if (!sent && line.includes("ok  lab up")) {
+        sent = true;
+        names = namespacesOf(pid);
+        process.kill(pid, "SIGINT");
+      }
+    });
+    expect(sent, r.stdout).toBe(true);
+    expect(names.length).toBe(7); // sw, core, ha, cn, an1, an2, mn1
+    expect(r.signal).toBe("SIGINT");
+    expect(namespacesOf(r.pid)).toEqual([]);
+  }, 90_000);
+});

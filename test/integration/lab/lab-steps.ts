@@ -1,0 +1,70 @@
+// Steps the lab end-to-end tests share: start ANs, attach an MN, read AN log events,
+// and the UDP frames of a capture.
+import { ETHERTYPE_IPV6, parseEthernet } from "../../../src/wire/ethernet.ts";
+import { IPPROTO_UDP } from "../../../src/wire/ipv4.ts";
+import { formatIpv6 } from "../../../src/wire/ipv6-address.ts";
+import { formatMac } from "../../../src/wire/mac.ts";
+import type { AnConfigFile, AnIndex, AnProcess, MnNode, Topology } from "../../lab/topology.ts";
+import { readPcap } from "../../support/pcap-reader.ts";
+
+export type LogLine = Readonly<Record<string, unknown>>;
+
+/** The engine event a daemon log line carries ({} when none). */
+export function eventOf(l: LogLine): Readonly<Record<string, unknown>> {
+  return (l.event ?? {}) as Readonly<Record<string, unknown>>;
+}
+
+/** Log lines of `msg` (an engine event type) about this MAC. */
+export function anEvents(an: AnProcess, msg: string, mac?: string): LogLine[] {
+  return an.logs.filter((l) => l.msg === msg && (mac === undefined || eventOf(l).mac === mac));
+}
+
+/** Waits for the n-th (1-based) log line of `msg` about `mac`. */
+export function waitAnEvent(an: AnProcess, msg: string, mac: string, timeoutMs = 10_000, nth = 1): Promise<LogLine> {
+  let seen = 0;
+  return an.waitForLog((l) => l.msg === msg && eventOf(l).mac === mac && ++seen >= nth, `AN${an.site.index}: ${msg} #${nth} for ${mac}`, timeoutMs);
+}
+
+/** Starts the daemon (bundled from the current source) as AN `index` and waits for "started". */
+export async function startAn(t: Topology, index: AnIndex, daemon: string, config: AnConfigFile = t.anConfig(index)): Promise<AnProcess> {
+  const an = t.startAn(index, config, { daemon });
+  await an.waitForLog((l) => l.msg === "started", `AN${index} started`, 15_000);
+  return an;
+}
+
+/** Plugs the MN in at AN `index`; resolves with its usable home address once registered. */
+export async function attach(t: Topology, mn: MnNode, index: AnIndex, an: AnProcess): Promise<string> {
+  const nth = anEvents(an, "registered", mn.mac).length + 1;
+  t.moveMn(mn, index);
+  await waitAnEvent(an, "registered", mn.mac, 10_000, nth);
+  return t.waitForGlobalAddress(mn, 15_000);
+}
+
+export interface UdpFrame {
+  readonly ethSrc: string;
+  readonly ethDst: string;
+  readonly src: string;
+  readonly dst: string;
+  readonly srcPort: number;
+  readonly dstPort: number;
+}
+
+/** The IPv6/UDP frames (no extension headers) of a pcap of Ethernet frames. */
+export function udpFrames(pcap: Uint8Array): UdpFrame[] {
+  const out: UdpFrame[] = [];
+  for (const r of readPcap(pcap).records) {
+    const eth = parseEthernet(r.data);
+    if (!eth.ok || eth.value.etherType !== ETHERTYPE_IPV6) continue;
+    const p = r.data.subarray(eth.length);
+    if (p.length < 48 || p[6] !== IPPROTO_UDP) continue;
+    out.push({
+      ethSrc: formatMac(eth.value.src),
+      ethDst: formatMac(eth.value.dst),
+      src: formatIpv6(p, 8),
+      dst: formatIpv6(p, 24),
+      srcPort: (p[40]! << 8) | p[41]!,
+      dstPort: (p[42]! << 8) | p[43]!,
+    });
+  }
+  return out;
+}

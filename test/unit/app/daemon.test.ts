@@ -1,0 +1,326 @@
+// The daemon with a fake datapath, real UDP signalling sockets on loopback
+// addresses (a free high port instead of 434), an in-memory log and an injected
+// clock: signals during startup, last-resort exception handling, reload/stop
+// ordering, stopped sockets, the wall-clock feed, and the datapath sampling rate.
+import { createSocket } from "node:dgram";
+import { EventEmitter } from "node:events";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
+import { Daemon, EXIT, WALL_CLOCK_INTERVAL_MS } from "../../../src/app/daemon.ts";
+import type { DaemonParts } from "../../../src/app/daemon.ts";
+import { main } from "../../../src/app/main.ts";
+import { HANDLED_SIGNALS, ProcessSignals } from "../../../src/app/process-signals.ts";
+import { createLogger } from "../../../src/app/logger.ts";
+import { Engine } from "../../../src/core/engine.ts";
+import type { EngineInput } from "../../../src/core/engine.ts";
+import type { Clock } from "../../../src/io/clock.ts";
+import type { Datapath, DatapathHandlers, DatapathStats } from "../../../src/io/datapath.ts";
+import type { NativeIoError } from "../../../src/io/native-addon.ts";
+import { SignallingSockets } from "../../../src/io/signalling-sockets.ts";
+import { dadNeighborSolicitation, mac } from "../../support/frames.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "an-daemon-unit-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+afterEach(() => {
+  vi.restoreAllMocks();
+  vi.useRealTimers();
+});
+
+const KEY = "hex:00112233445566778899aabbccddeeff";
+
+class FakeDatapath implements Datapath {
+  handlers: DatapathHandlers | undefined;
+  statsCalls = 0;
+  closed = false;
+  readonly accessMac = mac("02:00:00:00:00:aa");
+  start(h: DatapathHandlers): void {
+    this.handlers = h;
+  }
+  toTunnel(): void {}
+  toMn(): void {}
+  bind(): void {}
+  unbind(): void {}
+  flush(): void {}
+  setOuterHeader(): void {}
+  stats(): DatapathStats {
+    this.statsCalls++;
+    return {
+      accessRx: 0,
+      accessRxTruncated: 0,
+      accessKernelDrops: 0,
+      accessTx: 0,
+      accessTxErrors: 0,
+      tunnelRx: 0,
+      tunnelRxTruncated: 0,
+      tunnelRxMalformed: 0,
+      tunnelRxForbiddenSource: 0,
+      tunnelTx: 0,
+      tunnelTxErrors: 0,
+      lastTunnelTxError: null,
+      txOversize: 0,
+      txDroppedWouldBlock: 0,
+      bound: 0,
+    };
+  }
+  close(): void {
+    this.closed = true;
+  }
+  /** One receive batch of these frames. */
+  burst(...frames: Uint8Array[]): void {
+    for (const f of frames) this.handlers!.frameFromMn(f);
+    this.handlers!.batchDone();
+  }
+}
+
+type Line = Record<string, unknown> & { msg: string };
+
+/** A daemon world: the config file, the fake datapath, the log lines, a steerable clock. */
+function world(config: Record<string, unknown> = {}) {
+  const lines: Line[] = [];
+  const datapath = new FakeDatapath();
+  const clock = { monoShift: 0, wallShift: 0 };
+  const c: Clock = { monotonicMs: () => performance.now() + clock.monoShift, wallMs: () => Date.now() + clock.wallShift };
+  let n = 0;
+  const configPath = join(dir, `an-${Math.random().toString(36).slice(2)}.json`);
+  const write = (over: Record<string, unknown> = {}): void =>
+    writeFileSync(
+      configPath,
+      JSON.stringify({
+        revision: ++n,
+        nodeId: "an-unit",
+        access: { interface: "acc0", mac: "02:00:00:00:00:aa" },
+        uplink: { interface: "up0" },
+        careOf: { mode: "pool", addresses: ["127.0.0.2", "127.0.0.3"] },
+        realms: [{ realm: "example.net", homeAgent: "127.0.0.1", spi: 4097, key: KEY }],
+        identity: { derivedRealm: "example.net" },
+        telemetry: { intervalS: 0 },
+        shutdown: { deregister: false },
+        ...config,
+        ...over,
+      }),
+    );
+  write();
+  const port = { value: 0 };
+  const parts = (): DaemonParts => ({
+    openDatapath: () => datapath,
+    signallingPort: port.value,
+    logDestination: { write: (l: string) => void lines.push(JSON.parse(l) as Line) },
+  });
+  const waitLine = async (msg: string | RegExp, timeoutMs = 3000): Promise<Line> => {
+    const t0 = Date.now();
+    for (;;) {
+      const l = lines.find((x) => (typeof msg === "string" ? x.msg === msg : msg.test(x.msg)));
+      if (l) return l;
+      if (Date.now() - t0 > timeoutMs) throw new Error(`no log line ${String(msg)}; got ${lines.map((x) => x.msg).join(" | ")}`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  };
+  const start = async (): Promise<Daemon> => {
+    port.value = await freePort();
+    const d = await Daemon.start({ configPath }, c, parts());
+    if (typeof d === "number") throw new Error(`start failed: ${d}; ${lines.map((x) => x.msg).join(" | ")}`);
+    return d;
+  };
+  return { lines, datapath, clock, c, configPath, write, parts, port, waitLine, start, msgs: () => lines.map((l) => l.msg) };
+}
+
+async function freePort(): Promise<number> {
+  const s = createSocket("udp4");
+  await new Promise<void>((r) => s.bind(0, "127.0.0.1", r));
+  const p = s.address().port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return p;
+}
+
+/** True when address:port can be bound now (no daemon socket holds it). */
+async function bindable(address: string, port: number): Promise<boolean> {
+  const s = createSocket({ type: "udp4", reuseAddr: false });
+  const ok = await new Promise<boolean>((r) => {
+    s.once("error", () => r(false));
+    s.bind({ address, port, exclusive: true }, () => r(true));
+  });
+  await new Promise<void>((r) => s.close(() => r()));
+  return ok;
+}
+
+const ioError = (code: string, syscall: string): NativeIoError => Object.assign(new Error(`${syscall}: ${code}`), { code, errno: -100, syscall });
+
+describe("signals (main, run path)", () => {
+  it("are handled from main's first synchronous step: SIGUSR1 ignored, SIGHUP/SIGUSR2 during startup carried out once running, SIGTERM exits 0", async () => {
+    const w = world();
+    w.port.value = await freePort();
+    const signals = new EventEmitter();
+    const run = main(["run", "--config", w.configPath], () => {}, () => {}, { signals, daemon: w.parts() });
+    // Before main's first await: every signal already has its listener (none acts by default).
+    for (const s of HANDLED_SIGNALS) expect(signals.listenerCount(s), s).toBe(1);
+    expect(signals.listenerCount("uncaughtException")).toBe(1);
+    signals.emit("SIGUSR1");
+    signals.emit("SIGHUP");
+    signals.emit("SIGUSR2");
+    await w.waitLine("telemetry");
+    await w.waitLine("config reloaded");
+    const m = w.msgs();
+    expect(m).toContain("SIGUSR1 ignored (telemetry is SIGUSR2)");
+    expect(m.indexOf("started")).toBeGreaterThan(-1);
+    expect(m.indexOf("telemetry")).toBeGreaterThan(m.indexOf("started"));
+    expect(m.indexOf("config reloaded")).toBeGreaterThan(m.indexOf("started"));
+    // Running: SIGUSR2 is telemetry, SIGUSR1 still nothing, SIGTERM a clean stop.
+    signals.emit("SIGUSR2");
+    signals.emit("SIGUSR1");
+    expect(w.msgs().filter((x) => x === "telemetry")).toHaveLength(2);
+    expect(w.msgs().filter((x) => x === "SIGUSR1 ignored (telemetry is SIGUSR2)")).toHaveLength(2);
+    signals.emit("SIGTERM");
+    expect(await run).toBe(EXIT.ok);
+    expect(w.msgs().at(-1)).toBe("stopped");
+  });
+
+  it("SIGTERM during startup abandons the start: exit 0, every socket closed, never started", async () => {
+    const w = world();
+    w.port.value = await freePort();
+    const signals = new EventEmitter();
+    const run = main(["run", "--config", w.configPath], () => {}, () => {}, { signals, daemon: w.parts() });
+    signals.emit("SIGTERM");
+    expect(await run).toBe(EXIT.ok);
+    expect(w.msgs()).toContain("stop requested during startup: not starting");
+    expect(w.msgs()).not.toContain("started");
+    expect(w.datapath.closed).toBe(true);
+    expect(await bindable("127.0.0.2", w.port.value)).toBe(true);
+    expect(signals.listenerCount("SIGTERM")).toBe(0);
+  });
+
+  it("an uncaught exception is logged and ends the process non-zero", () => {
+    const lines: Line[] = [];
+    const source = new EventEmitter();
+    const exits: number[] = [];
+    const p = new ProcessSignals(source, createLogger("info", { write: (l: string) => void lines.push(JSON.parse(l) as Line) }), (code) => void exits.push(code));
+    source.emit("uncaughtException", new Error("kaboom"));
+    expect(exits).toEqual([EXIT.failed]);
+    expect(lines.map((l) => l.msg)).toEqual(["uncaught exception: exiting so the supervisor restarts"]);
+    expect(JSON.stringify(lines[0])).toContain("kaboom");
+    p.close();
+    expect(source.listenerCount("uncaughtException")).toBe(0);
+  });
+});
+
+describe("Daemon", () => {
+  it("an exception in a packet handler is caught, logged once per cause, counted (internalErrors), and the daemon keeps serving", async () => {
+    const w = world();
+    const d = await w.start();
+    const original = Engine.prototype.handle;
+    const handle = vi.spyOn(Engine.prototype, "handle").mockImplementation(function (this: Engine, now: number, input: EngineInput) {
+      if (input.kind === "frame-from-mn") throw new Error("engine bug");
+      original.call(this, now, input);
+    });
+    const ns = dadNeighborSolicitation(mac("02:11:22:33:44:01"));
+    expect(() => w.datapath.burst(ns, ns, ns)).not.toThrow();
+    const internal = w.lines.filter((l) => l.msg === "internal error in handle frame-from-mn: engine bug");
+    expect(internal).toHaveLength(1);
+    expect(d.telemetry().internalErrors).toBe(3);
+    handle.mockRestore();
+    w.datapath.burst(ns);
+    await w.waitLine("session-started");
+    await d.stop("test");
+  });
+
+  it("a stopped receive on the access socket stops cleanly and exits non-zero", async () => {
+    const w = world();
+    const d = await w.start();
+    w.datapath.handlers!.ioError("access acc0", ioError("ENETDOWN", "recvmmsg"), true);
+    expect(await d.done).toBe(EXIT.failed);
+    expect(w.msgs()).toContain("access socket stopped: ENETDOWN recvmmsg; exiting so the supervisor restarts");
+    expect(w.msgs().at(-1)).toBe("stopped");
+    expect(w.datapath.closed).toBe(true);
+  });
+
+  it("a stopped receive on a tunnel socket does the same; a transient error does not", async () => {
+    const w = world();
+    const d = await w.start();
+    w.datapath.handlers!.ioError("tunnel protocol 47", ioError("ENOBUFS", "recvmmsg"), false);
+    expect(w.msgs()).not.toContain("stopping");
+    w.datapath.handlers!.ioError("tunnel protocol 47", ioError("EBADF", "recvmmsg"), true);
+    expect(await d.done).toBe(EXIT.failed);
+    expect(w.msgs()).toContain("tunnel socket stopped: EBADF recvmmsg; exiting so the supervisor restarts");
+  });
+
+  it("stop during a reload waits for it, and the reload then applies nothing (no socket or timer left behind)", async () => {
+    const w = world();
+    const d = await w.start();
+    w.write({ careOf: { mode: "pool", addresses: ["127.0.0.2", "127.0.0.3", "127.0.0.5"] }, telemetry: { intervalS: 1 } });
+    let release = (): void => {};
+    const gate = new Promise<void>((r) => (release = r));
+    const original = SignallingSockets.prototype.ensure;
+    const ensure = vi.spyOn(SignallingSockets.prototype, "ensure").mockImplementationOnce(async function (this: SignallingSockets, addresses: readonly number[]) {
+      await gate;
+      return original.call(this, addresses);
+    });
+    const reloaded = d.reload();
+    await vi.waitFor(() => expect(ensure).toHaveBeenCalled());
+    let stopped = false;
+    const stopping = d.stop("test").then((code) => {
+      stopped = true;
+      return code;
+    });
+    await new Promise((r) => setTimeout(r, 30));
+    expect(stopped).toBe(false); // waits for the reload
+    release();
+    await reloaded;
+    expect(await stopping).toBe(EXIT.ok);
+    expect(w.msgs()).not.toContain("config reloaded");
+    expect(w.msgs().at(-1)).toBe("stopped");
+    expect(await bindable("127.0.0.5", w.port.value)).toBe(true);
+    await new Promise((r) => setTimeout(r, 1100));
+    expect(w.msgs().at(-1)).toBe("stopped"); // no telemetry timer armed by the reload
+  });
+
+  it("reload closes the signalling socket of a care-of address removed from the config, unless a session still uses it", async () => {
+    const w = world();
+    const d = await w.start();
+    w.datapath.burst(dadNeighborSolicitation(mac("02:11:22:33:44:01")));
+    const started = await w.waitLine("session-started");
+    const used = (started.event as { careOf: string }).careOf;
+    const unused = used === "127.0.0.2" ? "127.0.0.3" : "127.0.0.2";
+    expect(await bindable(unused, w.port.value)).toBe(false);
+    w.write({ careOf: { mode: "pool", addresses: ["127.0.0.4"] } });
+    await d.reload();
+    await w.waitLine("config reloaded");
+    const closed = w.lines.filter((l) => l.msg === "signalling socket closed: care-of address no longer in the config").map((l) => l.careOf);
+    expect(closed).toEqual([unused]);
+    expect(await bindable(unused, w.port.value)).toBe(true);
+    expect(await bindable(used, w.port.value)).toBe(false); // its session still registers from it
+    expect(await bindable("127.0.0.4", w.port.value)).toBe(false);
+    await d.stop("test");
+  });
+
+  it("hands the wall clock to the engine at start and every 10 s, with telemetry off: RRQ timestamps follow an NTP step", async () => {
+    vi.useFakeTimers({ toFake: ["setInterval", "clearInterval"] });
+    const handle = vi.spyOn(Engine.prototype, "handle");
+    const w = world({ telemetry: { intervalS: 0 } });
+    const d = await w.start();
+    const wallInputs = (): number[] => handle.mock.calls.map((c) => c[1]).flatMap((i) => (i.kind === "wall-clock" ? [i.wallMs] : []));
+    expect(wallInputs()).toHaveLength(1);
+    expect(Math.abs(wallInputs()[0]! - Date.now())).toBeLessThan(1000);
+    w.clock.wallShift = 3_600_000; // NTP steps the clock an hour forward
+    vi.advanceTimersByTime(WALL_CLOCK_INTERVAL_MS);
+    expect(wallInputs()).toHaveLength(2);
+    expect(Math.abs(wallInputs()[1]! - (Date.now() + 3_600_000))).toBeLessThan(1000);
+    await d.stop("test");
+  });
+
+  it("reads the datapath counters (native calls, a getsockopt) at most once a second, not after every receive batch", async () => {
+    const w = world();
+    const d = await w.start();
+    w.clock.monoShift = 10_000;
+    const frame = new Uint8Array(60);
+    w.datapath.burst(frame);
+    const base = w.datapath.statsCalls;
+    for (let i = 0; i < 100; i++) w.datapath.burst(frame);
+    expect(w.datapath.statsCalls).toBe(base);
+    w.clock.monoShift += 1000;
+    w.datapath.burst(frame);
+    expect(w.datapath.statsCalls).toBe(base + 1);
+    await d.stop("test");
+  });
+});
