@@ -85,6 +85,16 @@ const hold = z
   .strict()
   .prefault({});
 
+/** The draft's two extension types and RFC 6245's, as configuration (DESIGN 5). Shared with the lab's HA peer. */
+export const extensionTypesSchema = z
+  .object({
+    ipv6HoaRequest: z.number().int().min(1).max(255).default(DEFAULT_MIP_CODEC_OPTIONS.ipv6HoaRequestType),
+    ipv6Hoa: z.number().int().min(1).max(255).default(DEFAULT_MIP_CODEC_OPTIONS.ipv6HoaType),
+    greKey: z.number().int().min(1).max(255).default(DEFAULT_MIP_CODEC_OPTIONS.greKeyType),
+  })
+  .strict()
+  .prefault({});
+
 export const configSchema = z
   .object({
     /** Revision of this config, echoed in acknowledgements and logs. */
@@ -112,14 +122,7 @@ export const configSchema = z
       .strict(),
     registration,
     revocationSupport: z.boolean().default(true),
-    extensionTypes: z
-      .object({
-        ipv6HoaRequest: z.number().int().min(1).max(255).default(DEFAULT_MIP_CODEC_OPTIONS.ipv6HoaRequestType),
-        ipv6Hoa: z.number().int().min(1).max(255).default(DEFAULT_MIP_CODEC_OPTIONS.ipv6HoaType),
-        greKey: z.number().int().min(1).max(255).default(DEFAULT_MIP_CODEC_OPTIONS.greKeyType),
-      })
-      .strict()
-      .prefault({}),
+    extensionTypes: extensionTypesSchema,
     limits: z
       .object({
         maxSessions: z.number().int().min(1).max(1_000_000).default(100_000),

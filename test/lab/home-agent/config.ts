@@ -6,7 +6,8 @@ import { parseIpv4 } from "../../../src/wire/ipv4-address.ts";
 import { parseIpv6 } from "../../../src/wire/ipv6-address.ts";
 import { parseMac } from "../../../src/wire/mac.ts";
 import type { MnHaKey } from "../../../src/wire/mip-auth.ts";
-import { checkMipCodecOptions, DEFAULT_MIP_CODEC_OPTIONS } from "../../../src/wire/mip-extension.ts";
+import { extensionTypesSchema } from "../../../src/app/config-schema.ts";
+import { checkMipCodecOptions } from "../../../src/wire/mip-extension.ts";
 import type { MipCodecOptions } from "../../../src/wire/mip-types.ts";
 
 const ipv4 = z.string().refine((s) => parseIpv4(s) !== null, { message: "not a dotted-quad IPv4 address" });
@@ -66,14 +67,7 @@ export const haConfigSchema = z
     firstUplinkKey: z.number().int().min(0).max(0xffffffff).default(0x7000_0000),
     /** IPv4 home addresses assigned to NAIs that ask with 0.0.0.0 (RFC 2794); none: 0.0.0.0 stays. */
     ipv4HomeAddresses: z.array(ipv4).default([]),
-    extensionTypes: z
-      .object({
-        ipv6HoaRequest: z.number().int().min(1).max(255).default(DEFAULT_MIP_CODEC_OPTIONS.ipv6HoaRequestType),
-        ipv6Hoa: z.number().int().min(1).max(255).default(DEFAULT_MIP_CODEC_OPTIONS.ipv6HoaType),
-        greKey: z.number().int().min(1).max(255).default(DEFAULT_MIP_CODEC_OPTIONS.greKeyType),
-      })
-      .strict()
-      .prefault({}),
+    extensionTypes: extensionTypesSchema,
     /** I/O shell: the (persistent) TUN device facing the CN; its kernel routes the home prefix to it. */
     tun: z.string().regex(/^[A-Za-z0-9_.-]{1,15}$/).default("ha0"),
     /** I/O shell: tunnel-rx / tunnel-tx events carry the inner packet in hex. */
