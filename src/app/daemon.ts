@@ -53,6 +53,8 @@ export interface DaemonParts {
 
 /** The wall clock is handed to the engine this often (and at start): RRQ timestamps follow an NTP step. */
 export const WALL_CLOCK_INTERVAL_MS = 10_000;
+/** How often the state file is rewritten while sessions exist and nothing else changed. */
+export const STATE_SNAPSHOT_INTERVAL_MS = 60_000;
 /** Datapath counters (native calls and a getsockopt) are read at most this often after bursts. */
 export const DATAPATH_SAMPLE_MS = 1000;
 
@@ -91,6 +93,7 @@ export class Daemon implements SignalTarget {
   private stateTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly known = new Set<string>();
   private stateDirty = false;
+  private lastStateSnapshot = 0;
   private readonly watched = new Map<string, number>();
   private lastTunnelTxErrors = 0;
   private reloading: Promise<void> = Promise.resolve();
@@ -297,6 +300,14 @@ export class Daemon implements SignalTarget {
   private tick(): void {
     this.feedWallClock();
     this.sampleDatapath();
+    // Refreshes do not mark the state dirty (one write per refresh wears flash);
+    // a periodic snapshot keeps the recorded lifetimes from going stale.
+    const now = this.clock.monotonicMs();
+    if (this.known.size > 0 && now - this.lastStateSnapshot >= STATE_SNAPSHOT_INTERVAL_MS) {
+      this.lastStateSnapshot = now;
+      this.stateDirty = true;
+      this.scheduleStateSave();
+    }
   }
 
   private feedWallClock(): void {
@@ -315,8 +326,12 @@ export class Daemon implements SignalTarget {
     }
     // Not after every burst: stats() is native calls and a getsockopt.
     if (this.clock.monotonicMs() - this.lastDatapathSample >= DATAPATH_SAMPLE_MS) this.sampleDatapath();
+    this.scheduleStateSave();
+  }
+
+  private scheduleStateSave(): void {
     if (this.stateDirty && this.config.stateFile && this.stateTimer === undefined && !this.stopping) {
-      // At most one write a second: a burst of refreshes is one write.
+      // At most one write a second: a burst of attaches is one write.
       this.stateTimer = setTimeout(() => {
         this.stateTimer = undefined;
         this.saveState();
@@ -367,6 +382,7 @@ export class Daemon implements SignalTarget {
     const path = this.config.stateFile;
     if (!path) return;
     this.stateDirty = false;
+    this.lastStateSnapshot = this.clock.monotonicMs();
     const now = this.driver.now();
     const list = contexts ?? [...this.known].map((m) => this.driver.engine.exportContext(now, m)).filter((c) => c !== undefined);
     try {

@@ -574,11 +574,14 @@ export class Engine {
         greKey: s.careOf.greKey,
         heldFramesReleased: held.length,
       });
+      this.actions.push({ kind: "context-changed", mac: s.mac });
     } else {
+      // A refresh changes only the lifetime left, which a record counts from when it
+      // was written: not worth a write to the AP's flash per refresh (the state file
+      // is also snapshotted periodically).
       this.counters.refreshes++;
       this.emit({ type: "refreshed", mac: s.mac, lifetime: s.grantedLifetimeS });
     }
-    this.actions.push({ kind: "context-changed", mac: s.mac });
   }
 
   private armBound(s: Session): void {

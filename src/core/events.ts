@@ -57,6 +57,6 @@ export type Action =
   | { readonly kind: "unbind"; readonly mac: string }
   /** The link layer must disconnect the station (draft 3.2.4). */
   | { readonly kind: "detach"; readonly mac: string }
-  /** A context record changed (new binding, refresh): persist / publish it for handover and restart. */
+  /** A context record changed (new binding, learned link-layer address): persist / publish it for handover and restart. */
   | { readonly kind: "context-changed"; readonly mac: string }
   | { readonly kind: "event"; readonly event: AnEvent };

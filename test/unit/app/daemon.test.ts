@@ -4,7 +4,7 @@
 // ordering, stopped sockets, the wall-clock feed, and the datapath sampling rate.
 import { createSocket } from "node:dgram";
 import { EventEmitter } from "node:events";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -20,7 +20,9 @@ import type { Clock } from "../../../src/io/clock.ts";
 import type { Datapath, DatapathHandlers, DatapathStats } from "../../../src/io/datapath.ts";
 import type { NativeIoError } from "../../../src/io/native-addon.ts";
 import { SignallingSockets } from "../../../src/io/signalling-sockets.ts";
+import { DEFAULT_MIP_CODEC_OPTIONS } from "../../../src/wire/mip-extension.ts";
 import { dadNeighborSolicitation, mac } from "../../support/frames.ts";
+import { answer } from "../../support/home-agent-messages.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "an-daemon-unit-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -321,6 +323,54 @@ describe("Daemon", () => {
     w.clock.monoShift += 1000;
     w.datapath.burst(frame);
     expect(w.datapath.statsCalls).toBe(base + 1);
+    await d.stop("test");
+  });
+});
+
+describe("state file", () => {
+  it("is written when a session binds, not per refresh, and snapshotted once a minute while sessions exist", async () => {
+    vi.useFakeTimers({ toFake: ["setInterval", "clearInterval"] });
+    const statePath = join(dir, `state-${Math.random().toString(36).slice(2)}.json`);
+    const w = world({ stateFile: statePath });
+    const sent: Uint8Array[] = [];
+    vi.spyOn(SignallingSockets.prototype, "send").mockImplementation((_from, _to, _port, bytes) => {
+      sent.push(bytes.slice());
+      return true;
+    });
+    const d = await w.start();
+    w.datapath.burst(dadNeighborSolicitation(mac("02:11:22:33:44:01")));
+    expect(sent).toHaveLength(1);
+    // The HA (127.0.0.1) accepts: the session binds, its context must reach the disk.
+    const ha = createSocket("udp4");
+    await new Promise<void>((r) => ha.bind(0, "127.0.0.1", r));
+    const reply = answer(sent[0]!, { spi: 4097, secret: Buffer.from(KEY.slice(4), "hex") }, DEFAULT_MIP_CODEC_OPTIONS);
+    await new Promise<void>((r) => ha.send(reply, w.port.value, "127.0.0.2", () => r()));
+    await w.waitLine("registered");
+    const saved = async (after: number): Promise<{ savedAtWallMs: number; contexts: { mac: string }[] }> => {
+      const t0 = Date.now();
+      for (;;) {
+        try {
+          const s = JSON.parse(readFileSync(statePath, "utf8")) as { savedAtWallMs: number; contexts: { mac: string }[] };
+          if (s.savedAtWallMs > after) return s;
+        } catch {
+          // not written yet
+        }
+        if (Date.now() - t0 > 3000) throw new Error("state file not (re)written");
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+    const first = await saved(0);
+    expect(first.contexts.map((c) => c.mac)).toEqual(["02:11:22:33:44:01"]);
+    // Ten seconds on, nothing changed: no write.
+    vi.advanceTimersByTime(WALL_CLOCK_INTERVAL_MS);
+    await new Promise((r) => setTimeout(r, 1200));
+    expect((JSON.parse(readFileSync(statePath, "utf8")) as { savedAtWallMs: number }).savedAtWallMs).toBe(first.savedAtWallMs);
+    // A minute on: a snapshot keeps the recorded lifetimes fresh.
+    w.clock.monoShift += 60_000;
+    vi.advanceTimersByTime(WALL_CLOCK_INTERVAL_MS);
+    const second = await saved(first.savedAtWallMs);
+    expect(second.contexts.map((c) => c.mac)).toEqual(["02:11:22:33:44:01"]);
+    ha.close();
     await d.stop("test");
   });
 });
