@@ -2,9 +2,9 @@
 // answering with actions drained by `poll()`. No sockets, timers or clock here:
 // `now` is monotonic milliseconds from the driver, and the single earliest
 // deadline of all sessions is reported by `nextDeadline()`.
-import { ETHERTYPE_IPV6, parseEthernet } from "../wire/ethernet.ts";
+import { ethernetPayloadOffset, ETHERTYPE_IPV6, parseEthernet } from "../wire/ethernet.ts";
 import { formatIpv4 } from "../wire/ipv4-address.ts";
-import { formatMac, parseMac } from "../wire/mac.ts";
+import { formatMac, macKey, parseMac } from "../wire/mac.ts";
 import { verifyMnHaAuth } from "../wire/mip-auth.ts";
 import { isRegistrationAccepted, replyCodeName, ReplyCode } from "../wire/mip-codes.ts";
 import { clockOffsetFromMismatch, nextIdentification, replyMatchesRequest, resyncedIdentification } from "../wire/mip-identification.ts";
@@ -79,6 +79,8 @@ export class Engine {
   private readonly random: RandomSource;
   private wallOffsetMs: number;
   private readonly sessions = new Map<string, Session>();
+  /** The same sessions by 48-bit MAC number: the per-frame lookup needs no MAC text. */
+  private readonly byMacKey = new Map<number, Session>();
   private readonly byNai = new Map<string, Session>();
   /** Downlink lookup: CoA (pool mode) or GRE key (shared mode). */
   private readonly byCoa = new Map<number, Session>();
@@ -194,6 +196,7 @@ export class Engine {
       // ends: switching its tunnel without registering there would black-hole it.
       const realm = findRealm(config, realmOf(s.nai));
       if (realm && realm.homeAgent === s.realm.homeAgent) s.realm = realm;
+      s.tunnel = undefined;
     }
   }
 
@@ -221,18 +224,17 @@ export class Engine {
 
   private onFrame(now: number, frame: Uint8Array): void {
     this.counters.framesFromMn++;
-    const eth = parseEthernet(frame);
-    if (!eth.ok) {
+    // The per-frame path reads the header in place: no header object, no MAC text.
+    const ipOffset = ethernetPayloadOffset(frame);
+    if (ipOffset < 0) {
       this.counters.framesMalformed++;
       return;
     }
-    if (eth.value.etherType !== ETHERTYPE_IPV6) {
+    if (((frame[ipOffset - 2]! << 8) | frame[ipOffset - 1]!) !== ETHERTYPE_IPV6) {
       this.counters.framesNotIpv6++;
       return;
     }
-    const ipOffset = eth.length;
-    const mac = formatMac(eth.value.src);
-    const s = this.sessions.get(mac);
+    const s = this.byMacKey.get(macKey(frame, 6));
     if (s) s.lastHeardAt = now;
     if (s && isForwarding(s.state)) {
       const seen = inspectUplink(frame, ipOffset);
@@ -271,6 +273,8 @@ export class Engine {
       this.counters.framesMalformed++;
       return;
     }
+    const macBytes = frame.subarray(6, 12);
+    const mac = formatMac(macBytes);
     // By default only ND from the MN's own stack starts a session (draft 3.2.2 step
     // 3: "the RS or the NS, whichever received first"). Linux sends an MLD report
     // before its DAD NS; that report is for a router on the home link, which the MN
@@ -283,7 +287,7 @@ export class Engine {
       this.counters.framesUnknownMnNonTrigger++;
       return;
     }
-    const created = this.startSession(now, mac, eth.value.src, isNd ? seen.kind : "ipv6-frame", undefined);
+    const created = this.startSession(now, mac, macBytes, isNd ? seen.kind : "ipv6-frame", undefined);
     if (!created) return;
     this.learnUplink(created, seen);
     this.holdFrame(created, frame);
@@ -341,15 +345,17 @@ export class Engine {
 
   private toTunnel(s: Session, packet: Uint8Array): void {
     this.counters.framesToTunnel++;
-    this.actions.push({ kind: "to-tunnel", mac: s.mac, tunnel: this.tunnelOf(s), packet });
+    this.actions.push({ kind: "to-tunnel", mac: s.mac, tunnel: s.tunnel ?? this.tunnelOf(s), packet });
   }
 
+  /** The session's tunnel; cached on the session once bound (the uplink key is known then). */
   private tunnelOf(s: Session): TunnelTarget {
-    return {
+    s.tunnel = {
       careOf: s.careOf.address,
       homeAgent: s.realm.homeAgent,
       greKey: s.careOf.greKey === null ? null : (s.uplinkKey ?? s.careOf.greKey),
     };
+    return s.tunnel;
   }
 
   // ---- link events ------------------------------------------------------------
@@ -447,6 +453,7 @@ export class Engine {
 
   private addSession(s: Session): void {
     this.sessions.set(s.mac, s);
+    this.byMacKey.set(macKey(s.macBytes), s);
     this.byNai.set(s.nai, s);
     if (s.careOf.greKey !== null) this.byKey.set(s.careOf.greKey, s);
     else this.byCoa.set(s.careOf.address, s);
@@ -470,6 +477,7 @@ export class Engine {
     this.hold.drain(s.held);
     this.dropHeldDownlink(s);
     this.sessions.delete(s.mac);
+    if (this.byMacKey.get(macKey(s.macBytes)) === s) this.byMacKey.delete(macKey(s.macBytes));
     if (this.byNai.get(s.nai) === s) this.byNai.delete(s.nai);
     this.forgetIdentification(s, s.lastIdentification);
     if (s.careOf.greKey !== null) {
@@ -744,7 +752,10 @@ export class Engine {
         s.grantedLifetimeS = Math.min(reply.lifetime, this.config.registration.lifetimeS);
         s.homeAddress = reply.homeAddress;
         const key = reply.extensions.find((e): e is Extract<MipExtension, { kind: "gre-key" }> => e.kind === "gre-key");
-        if (key) s.uplinkKey = key.key;
+        if (key && key.key !== s.uplinkKey) {
+          s.uplinkKey = key.key;
+          s.tunnel = undefined;
+        }
         const support = reply.extensions.find((e): e is Extract<MipExtension, { kind: "revocation-support" }> => e.kind === "revocation-support");
         if (support) s.haRevocationFloor = support.timestamp;
       }

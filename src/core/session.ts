@@ -1,6 +1,7 @@
 // The per-MN record. Kept flat and small: the AN may carry 100,000 of them.
 import type { CareOf } from "./care-of.ts";
 import type { DeadlineOwner } from "./deadlines.ts";
+import type { TunnelTarget } from "./events.ts";
 import type { HeldFrames } from "./hold-buffer.ts";
 import type { IdentitySource } from "./identity.ts";
 import type { RealmConfig } from "./config.ts";
@@ -42,6 +43,8 @@ export interface Session extends DeadlineOwner {
   /** When the binding at the HA ends (monotonic ms), if bound. */
   expiresAt: number | undefined;
   refreshAt: number | undefined;
+  /** The tunnel the MN's uplink goes to, cached (cleared when the uplink key or realm changes). */
+  tunnel: TunnelTarget | undefined;
   /** The HA's GRE key for uplink (RFC 6245 reply), if it sent one. */
   uplinkKey: number | null;
   /** IPv4 home address the HA assigned in the reply (RFC 2794), 0 if none. */
@@ -86,6 +89,7 @@ class SessionRecord implements Session {
   expiresAt: number | undefined = undefined;
   refreshAt: number | undefined = undefined;
   uplinkKey: number | null = null;
+  tunnel: TunnelTarget | undefined = undefined;
   homeAddress = 0;
   haLinkLayer: Uint8Array | null = null;
   addresses: string[] = [];
