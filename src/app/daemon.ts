@@ -176,7 +176,11 @@ export class Daemon implements SignalTarget {
     const ref: { daemon?: Daemon } = {};
     const signalling = new SignallingSockets({
       message: (from, fromPort, local, bytes) => ref.daemon?.onSignalling(from, fromPort, local, bytes),
-      error: (local, error) => log.error({ careOf: formatIpv4(local), err: describeError(error) }, "signalling socket failed"),
+      error: (local, error) => {
+        log.error({ careOf: formatIpv4(local), err: describeError(error) }, "signalling socket failed; exiting so the supervisor restarts");
+        // Without it every request from that CoA fails and no reply arrives: deaf, not degraded.
+        void ref.daemon?.stop("signalling socket failed", EXIT.failed);
+      },
     }, parts.signallingPort);
     const failures = await signalling.ensure(careOfAddresses(config).map(ipv4));
     const stopReason = parts.stopRequested?.();
@@ -413,6 +417,9 @@ export class Daemon implements SignalTarget {
       }
       const context = { ...v.value, remainingLifetimeMs: Math.max(0, v.value.remainingLifetimeMs - elapsed) };
       this.driver.input({ kind: "import-context", context, resume: true });
+      // Only contexts the engine took: a refused one (realm gone, no CoA) never gets
+      // a release event and would keep the periodic state snapshot going forever.
+      if (!this.driver.engine.session(context.mac)) continue;
       this.known.add(context.mac);
       restored++;
     }

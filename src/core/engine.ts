@@ -384,7 +384,9 @@ export class Engine {
     const key = formatMac(macBytes);
     this.linkIdentities.delete(key);
     const s = this.sessions.get(key);
-    if (s) this.step(now, s, "left");
+    // A cleanup deregistration still owed to the HA goes first (its deadline is
+    // armed); the hold-off then releases the session.
+    if (s && !s.cleanupDue) this.step(now, s, "left");
   }
 
   // ---- sessions ----------------------------------------------------------------
@@ -394,11 +396,6 @@ export class Engine {
     // broadcast); our own MAC is a reflection. Neither may own a session.
     if ((macBytes[0]! & 1) !== 0 || bytesEqual(macBytes, this.config.accessMac)) {
       this.counters.framesBadSourceMac++;
-      return undefined;
-    }
-    if (!this.takeStartToken(now)) {
-      this.counters.refusedStartRate++;
-      this.emit({ type: "refused", mac, reason: "start-rate", detail: `${this.config.sessionStartsPerSecond}/s` });
       return undefined;
     }
     if (this.sessions.size >= this.config.maxSessions) {
@@ -418,6 +415,12 @@ export class Engine {
     if (this.byNai.has(id.nai)) {
       this.counters.refusedNaiInUse++;
       this.emit({ type: "refused", mac, reason: "nai-in-use", detail: `NAI ${id.nai} already in use by another station` });
+      return undefined;
+    }
+    // Only a start that would go ahead costs a token: refused stations must not drain it.
+    if (!this.takeStartToken(now)) {
+      this.counters.refusedStartRate++;
+      this.emit({ type: "refused", mac, reason: "start-rate", detail: `${this.config.sessionStartsPerSecond}/s` });
       return undefined;
     }
     const coa = this.careOf.allocate(now);
@@ -484,7 +487,7 @@ export class Engine {
       if (this.byKey.get(s.careOf.greKey) === s) this.byKey.delete(s.careOf.greKey);
     } else if (this.byCoa.get(s.careOf.address) === s) this.byCoa.delete(s.careOf.address);
     this.careOf.release(s.careOf, now, this.quarantineMs(now, s));
-    if (reason !== "revoked") {
+    {
       this.released.delete(s.nai);
       this.released.set(s.nai, { nai: s.nai, mac: s.mac, realm: s.realm, careOf: s.careOf, haRevocationFloor: s.haRevocationFloor, until: now + RELEASED_MEMORY_MS });
       if (this.released.size > this.config.maxSessions) {
@@ -733,7 +736,18 @@ export class Engine {
       this.emit({ type: "forged", what: "reply", from: formatIpv4(from), reason: `MN-HA authentication ${auth.reason}` });
       return;
     }
+    if (s.cleanupDue === false && (s.state === "failed" || s.state === "no-service") && isRegistrationAccepted(reply.code) && reply.lifetime === 0) {
+      // The HA accepted our cleanup deregistration: its binding is gone, the CoA is free.
+      this.counters.repliesAccepted++;
+      s.haConfirmedRelease = true;
+      return;
+    }
     if (s.state !== "registering" && s.state !== "renewing" && s.state !== "deregistering") {
+      this.counters.repliesUnmatched++;
+      return;
+    }
+    if (s.resyncFloorReset) {
+      // A copy of the 133 already acted on (its resend waits for the 1 s floor).
       this.counters.repliesUnmatched++;
       return;
     }
@@ -775,6 +789,7 @@ export class Engine {
         // Accepted with lifetime 0 means no binding; treat as a denial.
         this.counters.repliesDenied++;
         this.emit({ type: "registration-denied", mac: s.mac, code: reply.code, codeName: "accepted-with-zero-lifetime" });
+        if (s.state === "registering") s.haConfirmedRelease = true;
         this.step(now, s, "denied", "denied");
         return;
       }
@@ -795,6 +810,9 @@ export class Engine {
     }
     this.counters.repliesDenied++;
     this.emit({ type: "registration-denied", mac: s.mac, code: reply.code, codeName: replyCodeName(reply.code) });
+    // An authenticated denial of a new registration: the HA holds no binding for it,
+    // so the CoA needs no quarantine (else one refused MN could drain the pool).
+    if (s.state === "registering") s.haConfirmedRelease = true;
     this.step(now, s, "denied", "denied");
   }
 
@@ -851,7 +869,9 @@ export class Engine {
     const s = nai !== undefined ? this.byNai.get(nai) : this.byCoa.get(rev.foreignDomainAddress);
     // A binding we already let go (handover, expiry) is still owed an acknowledgement
     // (RFC 3543 3.4; draft Figure 7 step 6), so recently released ones are remembered.
-    const target = s ?? (nai !== undefined ? this.releasedBinding(now, nai) : undefined);
+    // A live session on another CoA (the MN came back) does not own a revocation of the old one.
+    const live = s && s.careOf.address === rev.foreignDomainAddress ? s : undefined;
+    const target = live ?? (nai !== undefined ? this.releasedBinding(now, nai) : undefined) ?? s;
     if (!target) {
       this.counters.revocationsUnmatched++;
       return;
@@ -895,7 +915,8 @@ export class Engine {
     }
     this.actions.push({ kind: "send-signalling", from: target.careOf.address, to: from, toPort: fromPort, bytes: ack });
     this.counters.acknowledgementsSent++;
-    if (!s) {
+    if (!s || target !== s) {
+      // Only an acknowledgement is owed: the binding is already gone (or the MN has a newer one).
       this.emit({ type: "revoked", mac: target.mac, revocationId: rev.revocationId, dadFailure: false });
       return;
     }
@@ -1038,7 +1059,10 @@ export class Engine {
 
   private onShutdown(now: number, deregister: boolean): void {
     for (const s of [...this.sessions.values()]) {
-      if (deregister && (isForwarding(s.state) || s.state === "registering")) {
+      if (deregister && s.cleanupDue) {
+        this.sendCleanupDeregistration(now, s);
+        this.removeSession(now, s, "shutdown");
+      } else if (deregister && (isForwarding(s.state) || s.state === "registering")) {
         this.step(now, s, "shutdown");
         // One lifetime-0 request each; the process is going away, no retries.
         if (this.sessions.get(s.mac) === s) this.removeSession(now, s, "shutdown");

@@ -105,15 +105,22 @@ export class SignallingSockets {
       return false;
     }
     this.pendingSends++;
-    // The engine may reuse its buffer after the call: hand dgram a copy.
-    socket.send(Buffer.from(bytes), toPort, formatIpv4(to), (error) => {
+    const done = (error: Error | null): void => {
       this.pendingSends--;
       if (error) {
         this.txErrors++;
         this.lastTxError = (error as NodeJS.ErrnoException).code ?? error.message;
       } else this.tx++;
       if (this.pendingSends === 0) for (const d of this.drained.splice(0)) d();
-    });
+    };
+    try {
+      // The engine may reuse its buffer after the call: hand dgram a copy.
+      socket.send(Buffer.from(bytes), toPort, formatIpv4(to), done);
+    } catch (error) {
+      // dgram throws synchronously for some arguments (e.g. port 0): count, never leak the pending send.
+      done(error instanceof Error ? error : new Error(String(error)));
+      return false;
+    }
     return true;
   }
 

@@ -374,3 +374,34 @@ describe("state file", () => {
     await d.stop("test");
   });
 });
+
+describe("state file restore", () => {
+  it("a context the engine refuses (its realm is gone) does not keep the periodic snapshot going", async () => {
+    vi.useFakeTimers({ toFake: ["setInterval", "clearInterval"] });
+    const statePath = join(dir, `state-${Math.random().toString(36).slice(2)}.json`);
+    const context = {
+      version: 1,
+      mac: "02:11:22:33:44:09",
+      nai: "carol@gone.example",
+      homeAgent: 0x7f000001,
+      careOf: { address: 0x7f000002, greKey: null },
+      identification: "1",
+      clockOffsetMs: 0,
+      haLinkLayer: null,
+      addresses: [],
+      remainingLifetimeMs: 300_000,
+      homeAddress: 0,
+      heldFrames: [],
+    };
+    const written = { version: 1, savedAtWallMs: Date.now() - 1000, contexts: [context] };
+    writeFileSync(statePath, JSON.stringify(written));
+    const w = world({ stateFile: statePath });
+    const d = await w.start();
+    expect((await w.waitLine("state restored")).restored).toBe(0);
+    w.clock.monoShift += 120_000;
+    vi.advanceTimersByTime(WALL_CLOCK_INTERVAL_MS);
+    await new Promise((r) => setTimeout(r, 1200));
+    expect((JSON.parse(readFileSync(statePath, "utf8")) as { savedAtWallMs: number }).savedAtWallMs).toBe(written.savedAtWallMs);
+    await d.stop("test");
+  });
+});

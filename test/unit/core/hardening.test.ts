@@ -2,7 +2,7 @@
 // input: each test fails on the engine as it was before the fix.
 import { describe, expect, it } from "vitest";
 import { dadNeighborSolicitation, mac, routerSolicitation } from "../../support/frames.ts";
-import { registrationRevocation } from "../../support/home-agent-messages.ts";
+import { answer, registrationRevocation } from "../../support/home-agent-messages.ts";
 import {
   CODEC,
   COA_POOL,
@@ -135,5 +135,92 @@ describe("identities", () => {
     expect(requestsIn(out)).toEqual([]);
     expect(h.engine.sessionCount).toBe(1);
     expect(h.engine.counters.refusedNaiTooLong).toBe(1);
+  });
+});
+
+describe("second review", () => {
+  it("an authenticated denial frees the CoA at once: one refused MN cannot drain the pool", () => {
+    const h = new Harness(makeConfig({ careOf: { mode: "pool", addresses: COA_POOL.slice(0, 1) } }));
+    h.frame(dadNeighborSolicitation(mac(MN1)), 0);
+    h.answerLast({ code: 129 });
+    h.advanceTo(31_000); // hold-off over: released
+    expect(h.engine.sessionCount).toBe(0);
+    const out = h.frame(dadNeighborSolicitation(mac(MN2)), 31_000);
+    expect(eventsOf(out, "refused")).toEqual([]);
+    expect(parsedRequest(requestsIn(out)[0]!.bytes).message.careOfAddress).toBe(COA_POOL[0]);
+  });
+
+  it("an accepted cleanup deregistration (no-service) frees the CoA at once", () => {
+    const h = new Harness(makeConfig({ careOf: { mode: "pool", addresses: COA_POOL.slice(0, 1) } }));
+    h.frame(dadNeighborSolicitation(mac(MN1)), 0);
+    h.answerLast({ ipv6Hoa: false });
+    h.fireNext(); // the cleanup lifetime-0 request
+    h.answerLast();
+    expect(h.engine.counters.repliesUnmatched).toBe(0);
+    h.advanceTo(31_000);
+    expect(eventsOf(h.frame(dadNeighborSolicitation(mac(MN2)), 31_000), "refused")).toEqual([]);
+  });
+
+  it("a second copy of a 133, while the resend waits for its 1 s slot, changes nothing", () => {
+    const h = new Harness();
+    h.frame(dadNeighborSolicitation(mac(MN1)), 0);
+    const reply = answer(h.lastRequest(), KEY, CODEC, { code: 133, haWallMs: 1_750_000_000_000 + 3_600_000 });
+    h.fromHa(reply, 100);
+    h.fromHa(reply, 200);
+    expect(h.engine.sessionState(MN1)).toBe("registering");
+    expect(requestsIn(h.fireNext())).toHaveLength(1);
+    h.answerLast();
+    expect(h.engine.sessionState(MN1)).toBe("bound");
+  });
+
+  it("a revocation retransmitted after the session was revoked is acknowledged again", () => {
+    const h = new Harness();
+    h.register(MN1, 0);
+    const rev = revocationFor(MN1, 0x7100_0000);
+    expect(sends(h.fromHa(rev, 1000))).toHaveLength(1);
+    expect(h.engine.sessionCount).toBe(0);
+    const again = sends(h.fromHa(rev, 1500));
+    expect(again).toHaveLength(1);
+    expect(again[0]?.bytes[0]).toBe(15);
+  });
+
+  it("the revocation of an old CoA is acknowledged even when the MN already has a new session on another CoA", () => {
+    const h = new Harness();
+    h.register(MN1, 0);
+    h.handle({ kind: "hand-over", mac: MN1 }, 1000);
+    h.register(MN1, 2000); // back again: a new CoA
+    expect(h.engine.session(MN1)?.careOf.address).toBe(COA_POOL[1]);
+    const out = h.fromHa(revocationFor(MN1, 0x7200_0000, COA_POOL[0]!), 3000);
+    expect(sends(out)[0]?.bytes[0]).toBe(15);
+    expect(sends(out)[0]?.from).toBe(COA_POOL[0]);
+    // The new session is untouched.
+    expect(h.engine.sessionState(MN1)).toBe("bound");
+    expect(h.engine.counters.revocationsForged).toBe(0);
+  });
+
+  it("the cleanup deregistration still goes out when the MN leaves or the AN shuts down first", () => {
+    const h = new Harness();
+    h.frame(dadNeighborSolicitation(mac(MN1)), 0);
+    h.answerLast({ ipv6Hoa: false });
+    h.handle({ kind: "station-left", mac: MN1 }, 100);
+    const [cleanup] = requestsIn(h.fireNext());
+    expect(parsedRequest(cleanup!.bytes).message.lifetime).toBe(0);
+
+    const h2 = new Harness();
+    h2.frame(dadNeighborSolicitation(mac(MN1)), 0);
+    h2.answerLast({ ipv6Hoa: false });
+    const down = h2.handle({ kind: "shutdown", deregister: true }, 100);
+    expect(requestsIn(down).map((r) => parsedRequest(r.bytes).message.lifetime)).toEqual([0]);
+    expect(h2.engine.sessionCount).toBe(0);
+  });
+
+  it("refused starts do not use up the start-rate tokens", () => {
+    const h = new Harness(makeConfig({ sessionStartsPerSecond: 1 }));
+    h.handle({ kind: "station-authorised", mac: MN1, identity: "alice@example.net" }, 0);
+    // A clone claiming alice's NAI, refused again and again.
+    for (let i = 0; i < 5; i++) h.handle({ kind: "station-authorised", mac: MN2, identity: "alice@example.net" }, 1000 + i);
+    expect(h.engine.counters.refusedNaiInUse).toBe(5);
+    expect(eventsOf(h.frame(dadNeighborSolicitation(mac("02:11:22:33:44:03")), 1010), "session-started")).toHaveLength(1);
+    expect(h.engine.counters.refusedStartRate).toBe(0);
   });
 });
