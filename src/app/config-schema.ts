@@ -4,6 +4,7 @@
 import { z } from "zod";
 import { DEFAULT_HOLD_CAPS, DEFAULT_REGISTRATION_TIMING } from "../core/config.ts";
 import type { EngineConfig } from "../core/config.ts";
+import { MAC_PLACEHOLDER } from "../io/station-control.ts";
 import { parseIpv4 } from "../wire/ipv4-address.ts";
 import { parseMac } from "../wire/mac.ts";
 import { checkMipCodecOptions, DEFAULT_MIP_CODEC_OPTIONS } from "../wire/mip-extension.ts";
@@ -95,6 +96,25 @@ export const extensionTypesSchema = z
   .strict()
   .prefault({});
 
+/** Limits of the detach command: 1-16 arguments (program first), each at most 256 characters. */
+export const MAX_DETACH_ARGS = 16;
+export const MAX_DETACH_ARG_CHARS = 256;
+const commandArg = z
+  .string()
+  .max(MAX_DETACH_ARG_CHARS)
+  .refine((a) => !a.includes("\0"), { message: "an argument cannot hold a NUL character" });
+/**
+ * The command run (no shell) to disconnect a station on a DAD-failure revocation
+ * (draft 3.2.4): program, then arguments, where MAC_PLACEHOLDER becomes the
+ * station's MAC (aa:bb:cc:dd:ee:ff). null: the detach is only logged.
+ */
+const detachCommand = z
+  .array(commandArg)
+  .min(1)
+  .max(MAX_DETACH_ARGS)
+  .refine((argv) => argv[0] !== "", { message: "the program (first element) is empty" })
+  .refine((argv) => argv.length === 0 || argv.slice(1).some((a) => a.includes(MAC_PLACEHOLDER)), { message: `no argument holds ${MAC_PLACEHOLDER}` });
+
 export const configSchema = z
   .object({
     /** Revision of this config, echoed in acknowledgements and logs. */
@@ -154,6 +174,8 @@ export const configSchema = z
     /** Counters snapshot on a log line every intervalS (0: only on SIGUSR2). */
     telemetry: z.object({ intervalS: z.number().int().min(0).max(86_400).default(60) }).strict().prefault({}),
     shutdown: z.object({ deregister: z.boolean().default(true) }).strict().prefault({}),
+    /** Link-layer control of stations: how a detach is carried out (see src/io/station-control.ts). */
+    stationControl: z.object({ detachCommand: detachCommand.nullable().default(null) }).strict().prefault({}),
     /** Where restart state (session contexts) is kept; empty disables. */
     stateFile: z.string().default(""),
   })

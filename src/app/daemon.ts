@@ -16,7 +16,8 @@ import { isNativeIoError } from "../io/native-addon.ts";
 import { isRecordedNd, PcapWriter } from "../io/pcap-writer.ts";
 import { SignallingSockets } from "../io/signalling-sockets.ts";
 import { readStateFile, STATE_FILE_VERSION, writeStateFile } from "../io/state-file.ts";
-import { ReportingStationControl } from "../io/station-control.ts";
+import type { DetachOutcome, StationControl } from "../io/station-control.ts";
+import { CommandStationControl, newStationControlCounters, ReportingStationControl } from "../io/station-control.ts";
 import { formatIpv4, parseIpv4 } from "../wire/ipv4-address.ts";
 import { parseMac } from "../wire/mac.ts";
 import { ActionRouter } from "./action-router.ts";
@@ -97,6 +98,12 @@ export class Daemon implements SignalTarget {
   private readonly watched = new Map<string, number>();
   private lastTunnelTxErrors = 0;
   private reloading: Promise<void> = Promise.resolve();
+  /** How a detach is carried out (stationControl.detachCommand); replaced when a reload changes the command. */
+  private stations: StationControl;
+  private stationCommand: readonly string[] | null;
+  /** Controls replaced by a reload, finishing their running commands (closed at stop). */
+  private retiredStations: CommandStationControl[] = [];
+  private readonly stationCounters = newStationControlCounters();
   private stopping: Promise<number> | undefined;
   private resolveDone: (code: number) => void = () => {};
   /** Resolves with the exit code once stopped. */
@@ -115,13 +122,13 @@ export class Daemon implements SignalTarget {
     this.done = new Promise((r) => (this.resolveDone = r));
     this.keeper = new ConfigKeeper(config, accessMac);
     this.oncer = new OncePerCause(config.log.oncePerCauseS * 1000, () => clock.monotonicMs());
-    const stations = new ReportingStationControl((mac, reason) =>
-      this.log.warn({ mac, reason, performed: false }, "detach requested: no link-layer control configured (hostapd control is not built yet)"),
-    );
+    this.stationCommand = config.stationControl.detachCommand;
+    this.stations = this.stationControl(this.stationCommand);
     this.router = new ActionRouter({
       signalling,
       datapath,
-      stations,
+      // Through the field: a reload may replace the control.
+      stations: { detach: (mac, reason) => this.stations.detach(mac, reason), close: () => this.stations.close() },
       wallMs: () => clock.wallMs(),
       onEvent: (e) => this.onEvent(e),
       onContextChanged: (mac) => {
@@ -258,6 +265,39 @@ export class Daemon implements SignalTarget {
     );
   }
 
+  private stationControl(argv: readonly string[] | null): StationControl {
+    if (argv === null) {
+      return new ReportingStationControl((mac, reason) => {
+        this.stationCounters.requested++;
+        this.stationCounters.refused++;
+        this.log.warn({ mac, reason, performed: false }, "detach requested: no link-layer control configured (stationControl.detachCommand)");
+      });
+    }
+    return new CommandStationControl({ argv, counters: this.stationCounters, report: (o) => this.onDetachOutcome(o) });
+  }
+
+  private onDetachOutcome(o: DetachOutcome): void {
+    if (o.performed) this.log.info(o, "detach performed");
+    else if (o.refused !== undefined) this.log.error(o, `detach refused: ${o.refused}`);
+    else this.log.error(o, o.timedOut ? "detach failed: the command timed out" : "detach failed");
+  }
+
+  /** A reload changed stationControl.detachCommand: new requests go to the new command. */
+  private replaceStationControl(argv: readonly string[] | null): void {
+    const old = this.stations;
+    this.retiredStations = this.retiredStations.filter((r) => !r.idle);
+    if (old instanceof CommandStationControl && !old.idle) this.retiredStations.push(old);
+    else old.close();
+    this.stationCommand = argv;
+    this.stations = this.stationControl(argv);
+    this.log.info({ detachCommand: argv }, "station control changed");
+  }
+
+  private closeStations(): void {
+    for (const r of this.retiredStations.splice(0)) r.close();
+    this.stations.close();
+  }
+
   private onSignalling(from: number, fromPort: number, local: number, bytes: Uint8Array): void {
     this.pcap?.udp(this.clock.wallMs(), from, fromPort, local, this.signalling.port, bytes);
     this.driver.feed({ kind: "signalling", from, fromPort, bytes });
@@ -361,11 +401,21 @@ export class Daemon implements SignalTarget {
       engine: { ...e.counters },
       datapath: this.datapath.stats(),
       signalling: { ...this.signalling.stats(), dropped: this.router.signallingDropped },
+      stations: {
+        command: this.stationCommand !== null,
+        ...this.stationCounters,
+        running: this.commandStations().reduce((n, c) => n + c.active, 0),
+        queued: this.commandStations().reduce((n, c) => n + c.queued, 0),
+      },
       causes: this.oncer.totals(),
       pcapRecords: this.pcap?.records ?? 0,
       inputs: this.driver.inputs,
       internalErrors: this.driver.internalErrors,
     };
+  }
+
+  private commandStations(): CommandStationControl[] {
+    return [...this.retiredStations, ...(this.stations instanceof CommandStationControl ? [this.stations] : [])];
   }
 
   logTelemetry(): void {
@@ -461,6 +511,7 @@ export class Daemon implements SignalTarget {
     this.datapath.setOuterHeader({ ttl: c.tunnel.ttl, dontFragment: c.tunnel.dontFragment });
     this.armTelemetry();
     this.retireSockets();
+    if (!sameArgv(this.stationCommand, c.stationControl.detachCommand)) this.replaceStationControl(c.stationControl.detachCommand);
     if (offer.needsRestart.length > 0) this.log.warn({ fields: offer.needsRestart }, "changed fields take effect only after a restart");
     this.log.info({ revision: c.revision, level: c.log.level, sessions: this.driver.engine.sessionCount }, "config reloaded");
   }
@@ -526,6 +577,8 @@ export class Daemon implements SignalTarget {
     this.driver.input({ kind: "shutdown", deregister });
     this.driver.settle();
     this.driver.stop();
+    // A detach still running is killed (and reported) while the signalling flushes.
+    this.closeStations();
     await this.signalling.flushed(1000);
     if (deregister) this.saveState([]);
     this.log.info({ telemetry: this.telemetry() }, "telemetry");
@@ -536,6 +589,11 @@ export class Daemon implements SignalTarget {
     this.resolveDone(code);
     return code;
   }
+}
+
+function sameArgv(a: readonly string[] | null, b: readonly string[] | null): boolean {
+  if (a === null || b === null) return a === b;
+  return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
 function bindHint(code: string): string {

@@ -24,9 +24,13 @@
 //   prefix (2001:db8:1::/64 route, its own 2001:db8:1::1), and cn0 towards the CN.
 //   The lab's HA peer process attaches to ha0; the HA kernel routes between ha0 and
 //   cn0. The CN (2001:db8:99::7) is reachable over IPv6 only through the HA.
+// - Detach (draft 3.2.4, a DAD-failure revocation): every AN config runs the lab's
+//   detach script (stationControl.detachCommand), which finds the station's sw port
+//   by its MAC and, if it is on that AN's bridge, takes it down and out of the bridge
+//   (as moveMn(mn, null) does): the MN's kernel sees its carrier go.
 import { execFileSync } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
-import { accessSync, constants, existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { accessSync, chmodSync, constants, existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import type { z } from "zod";
@@ -428,6 +432,8 @@ export class Topology {
   readonly ans: readonly [AnSite, AnSite];
   readonly mns: readonly MnNode[];
   private readonly dir: string;
+  /** The lab's detach script (see detachScript()): `DETACH AN_INDEX MAC`. */
+  readonly detachCommand: string;
   private readonly bundles = new Map<string, Promise<string>>();
   private readonly processes: { stop(): Promise<void> }[] = [];
 
@@ -498,6 +504,10 @@ export class Topology {
         if (spec.at) this.moveMn(mn, spec.at);
         return mn;
       });
+      writeFileSync(join(this.dir, "stations"), this.mns.map((m) => `${m.mac} ${m.port}\n`).join(""));
+      this.detachCommand = join(this.dir, "detach.sh");
+      writeFileSync(this.detachCommand, detachScript(this.sw, join(this.dir, "stations")));
+      chmodSync(this.detachCommand, 0o755);
     } catch (e) {
       this.lab.cleanup();
       throw e;
@@ -654,6 +664,8 @@ export class Topology {
       // sends only MLD reports, so the new AN must start on any IPv6 frame.
       triggerOn: "any-ipv6",
       log: { level: "debug" },
+      // The AN runs as root in the lab: the script reaches into the sw namespace.
+      stationControl: { detachCommand: [this.detachCommand, String(index), "{mac}"] },
       ...over,
     };
   }
@@ -762,6 +774,28 @@ export class Topology {
   cleanup(): void {
     this.lab.cleanup();
   }
+}
+
+/**
+ * The lab's link layer for a detach: `detach.sh AN_INDEX MAC` looks the MAC up in
+ * the stations map ("mac port" lines) and takes that sw port down and out of the
+ * bridge, but only while the port is on AN_INDEX's bridge (an MN that moved on is
+ * not that AN's to detach). Exit 2: unknown station, 3: not on that AN.
+ */
+function detachScript(sw: string, stations: string): string {
+  if (!/^[A-Za-z0-9_.-]+$/.test(sw) || !/^[A-Za-z0-9_./-]+$/.test(stations)) throw new Error(`unsafe name in the detach script: ${sw} ${stations}`);
+  return `#!/bin/sh
+set -eu
+an="$1"
+mac="$2"
+port=""
+while read -r m p; do
+  if [ "$m" = "$mac" ]; then port="$p"; fi
+done < ${stations}
+if [ -z "$port" ]; then echo "unknown station $mac" >&2; exit 2; fi
+if ! ip -n ${sw} -o link show dev "$port" | grep -q " master br$an "; then echo "station $mac ($port) is not on br$an" >&2; exit 3; fi
+printf 'link set %s down\nlink set %s nomaster\n' "$port" "$port" | ip -n ${sw} -batch -
+`;
 }
 
 function fail(message: string): never {

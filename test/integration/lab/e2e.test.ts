@@ -88,12 +88,13 @@ describe.skipIf(skipReason !== undefined)("lab end to end: AN daemon, real MN, H
     t.moveMn(mn2, null);
   });
 
-  it("proxy DAD failure: the HA's NA reaches the MN (its kernel marks the address duplicate), the HA revokes, the AN acknowledges and detaches", async () => {
+  it("proxy DAD failure: the HA's NA reaches the MN (its kernel marks the address duplicate), the HA revokes, the AN acknowledges and detaches the MN from the link", async () => {
     const mn3 = t.mns[2]!;
     const lla = mn3.linkLocal;
     await ha.stop();
     ha = await t.startHomeAgent({ usedAddresses: [lla] });
     t.moveMn(mn3, 1);
+    expect(t.carrier(mn3)).toBe(true);
     await ha.waitFor("proxy-dad", (e) => e.nai === mn3.nai && e.result === "duplicate");
     const ack = await ha.waitFor("ack-received", (e) => e.nai === mn3.nai, 5_000);
     expect(ha.events("revocation-sent")).toMatchObject([{ nai: mn3.nai, reason: "dad-failure", revocationId: ack.revocationId }]);
@@ -102,5 +103,13 @@ describe.skipIf(skipReason !== undefined)("lab end to end: AN daemon, real MN, H
     await an1.waitForLog((l) => l.msg === "detach", "AN1 detach", 5_000);
     const dad = await waitFor(() => t.mnAddresses(mn3).find((a) => a.local === lla && a.dadfailed), 5_000, "the MN's kernel to mark its link-local duplicate");
     expect(dad.dadfailed).toBe(true);
+    // The detach is carried out (the lab's detach script, stationControl.detachCommand): the MN is off the link.
+    const performed = await an1.waitForLog((l) => typeof l.msg === "string" && /^detach (performed|failed|refused)/.test(l.msg), "AN1 detach outcome", 10_000);
+    expect(performed).toMatchObject({ msg: "detach performed", mac: mn3.mac, reason: "dad-failure", performed: true, exitCode: 0 });
+    await waitFor(() => (t.carrier(mn3) ? undefined : true), 5_000, "the MN's eth0 to lose its carrier", 50);
+    const link = t.exec(mn3.ns, "ip", "-o", "link", "show", "dev", "eth0");
+    expect(link).toContain("NO-CARRIER");
+    expect(link).not.toMatch(/[<,]LOWER_UP[,>]/);
+    expect(an1.logs.filter((l) => l.msg === "detach performed")).toHaveLength(1);
   });
 });

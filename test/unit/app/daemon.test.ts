@@ -21,8 +21,9 @@ import type { Datapath, DatapathHandlers, DatapathStats } from "../../../src/io/
 import type { NativeIoError } from "../../../src/io/native-addon.ts";
 import { SignallingSockets } from "../../../src/io/signalling-sockets.ts";
 import { DEFAULT_MIP_CODEC_OPTIONS } from "../../../src/wire/mip-extension.ts";
-import { dadNeighborSolicitation, mac } from "../../support/frames.ts";
-import { answer } from "../../support/home-agent-messages.ts";
+import { parseIpv4 } from "../../../src/wire/ipv4-address.ts";
+import { dadNeighborSolicitation, ip6, linkLocalOf, mac, neighborAdvertisementPacket } from "../../support/frames.ts";
+import { answer, registrationRevocation } from "../../support/home-agent-messages.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "an-daemon-unit-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -372,6 +373,56 @@ describe("state file", () => {
     expect(second.contexts.map((c) => c.mac)).toEqual(["02:11:22:33:44:01"]);
     ha.close();
     await d.stop("test");
+  });
+});
+
+describe("station control (draft 3.2.4 detach)", () => {
+  it("a DAD-failure revocation runs stationControl.detachCommand with the MAC, logs and counts it; a reload replaces the command", async () => {
+    const out = join(dir, `detached-${Math.random().toString(36).slice(2)}`);
+    const record = (tag: string): string[] => ["/bin/sh", "-c", 'echo "$1 $2" >> "$3"', "sh", tag, "{mac}", out];
+    const w = world({ stationControl: { detachCommand: record("first") } });
+    const sent: Uint8Array[] = [];
+    vi.spyOn(SignallingSockets.prototype, "send").mockImplementation((_from, _to, _port, bytes) => {
+      sent.push(bytes.slice());
+      return true;
+    });
+    const d = await w.start();
+    const mn = "02:11:22:33:44:01";
+    w.datapath.burst(dadNeighborSolicitation(mac(mn)));
+    const careOf = ((await w.waitLine("session-started")).event as { careOf: string }).careOf;
+    const key = { spi: 4097, secret: Uint8Array.from(Buffer.from(KEY.slice(4), "hex")) };
+    const ha = createSocket("udp4");
+    await new Promise<void>((r) => ha.bind(0, "127.0.0.1", r));
+    const fromHa = (bytes: Uint8Array): Promise<void> => new Promise((r) => ha.send(bytes, w.port.value, careOf, () => r()));
+    await fromHa(answer(sent[0]!, key, DEFAULT_MIP_CODEC_OPTIONS));
+    await w.waitLine("registered");
+    // The HA's proxy DAD answers the probe (the NA goes to the MN), then it revokes.
+    const na = neighborAdvertisementPacket({ src: ip6("fe80::1"), target: linkLocalOf(mac(mn)), tlla: mac("02:99:99:99:99:99") });
+    w.datapath.handlers!.tunnelPacket(parseIpv4("127.0.0.1")!, parseIpv4(careOf)!, null, na);
+    w.datapath.handlers!.batchDone();
+    const revocation = (revocationId: number): Uint8Array =>
+      registrationRevocation({
+        homeDomainAddress: parseIpv4("127.0.0.1")!,
+        foreignDomainAddress: parseIpv4(careOf)!,
+        revocationId,
+        nai: "021122334401@example.net",
+        key,
+        codec: DEFAULT_MIP_CODEC_OPTIONS,
+      });
+    await fromHa(revocation(0x1000));
+    await w.waitLine("detach");
+    const performed = await w.waitLine(/^detach (performed|failed|refused)/);
+    expect(performed).toMatchObject({ msg: "detach performed", mac: mn, reason: "dad-failure", performed: true, exitCode: 0 });
+    expect(readFileSync(out, "utf8")).toBe(`first ${mn}\n`);
+    expect(d.telemetry().stations).toEqual({ command: true, requested: 1, performed: 1, failed: 0, refused: 0, coalesced: 0, running: 0, queued: 0 });
+
+    // A reload to null replaces the command: a later detach is only logged.
+    w.write({ stationControl: { detachCommand: null } });
+    await d.reload();
+    expect(w.lines.find((l) => l.msg === "station control changed")).toMatchObject({ detachCommand: null });
+    ha.close();
+    await d.stop("test");
+    expect(d.telemetry().stations).toMatchObject({ command: false, requested: 1, performed: 1 });
   });
 });
 
