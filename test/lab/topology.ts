@@ -223,15 +223,34 @@ class LineReader<L> {
   }
 }
 
-/** The HA peer process (test/lab/home-agent/main.ts) running in the HA namespace. */
-export class HaProcess {
-  private readonly reader: LineReader<AnyLine>;
+/** A lab child process that speaks JSON lines on stdout (the HA peer, an AN daemon). */
+abstract class JsonLineProcess<L> {
+  protected readonly reader: LineReader<L>;
 
+  constructor(readonly child: ChildProcess) {
+    this.reader = new LineReader<L>(child);
+  }
+
+  get exited(): boolean {
+    return this.reader.exited;
+  }
+
+  get stderr(): string {
+    return this.reader.stderr;
+  }
+
+  stop(): Promise<void> {
+    return this.reader.stop();
+  }
+}
+
+/** The HA peer process (test/lab/home-agent/main.ts) running in the HA namespace. */
+export class HaProcess extends JsonLineProcess<AnyLine> {
   constructor(
-    readonly child: ChildProcess,
+    child: ChildProcess,
     readonly configFile: string,
   ) {
-    this.reader = new LineReader<AnyLine>(child);
+    super(child);
   }
 
   /** Every line so far, in order. */
@@ -259,31 +278,17 @@ export class HaProcess {
   command(cmd: { readonly op: "revoke"; readonly nai: string } | { readonly op: "bindings" }): void {
     this.child.stdin?.write(`${JSON.stringify(cmd)}\n`);
   }
-
-  get exited(): boolean {
-    return this.reader.exited;
-  }
-
-  get stderr(): string {
-    return this.reader.stderr;
-  }
-
-  stop(): Promise<void> {
-    return this.reader.stop();
-  }
 }
 
 /** An AN daemon process (dist/an.mjs run --config FILE), its JSON log lines collected. */
-export class AnProcess {
-  private readonly reader: LineReader<Readonly<Record<string, unknown>>>;
-
+export class AnProcess extends JsonLineProcess<Readonly<Record<string, unknown>>> {
   constructor(
     readonly site: AnSite,
-    readonly child: ChildProcess,
+    child: ChildProcess,
     readonly configFile: string,
     readonly pcapFile: string | undefined,
   ) {
-    this.reader = new LineReader(child);
+    super(child);
   }
 
   get logs(): readonly Readonly<Record<string, unknown>>[] {
@@ -292,18 +297,6 @@ export class AnProcess {
 
   waitForLog(pred: (l: Readonly<Record<string, unknown>>) => boolean, what: string, timeoutMs = 10_000): Promise<Readonly<Record<string, unknown>>> {
     return this.reader.waitFor(pred, what, timeoutMs);
-  }
-
-  get exited(): boolean {
-    return this.reader.exited;
-  }
-
-  get stderr(): string {
-    return this.reader.stderr;
-  }
-
-  stop(): Promise<void> {
-    return this.reader.stop();
   }
 }
 
