@@ -53,7 +53,7 @@ export class SessionLifecycle {
     private readonly revocation: RevocationHandler,
   ) {}
 
-  /** Every timer due at `now`, in time order. */
+  /** Every timer due at `now`: owners in time order, one owner's due timers in TIMER_ORDER. */
   onDeadlines(now: number): void {
     for (let due = this.p.timers.popDue(now); due; due = this.p.timers.popDue(now)) {
       this.onTimer[due.name](now, due.owner);
