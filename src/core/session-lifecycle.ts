@@ -39,9 +39,9 @@ export class SessionLifecycle {
     },
     retransmit: (now, s) => this.step(now, s, this.registration.retransmitDue(s)),
     cleanup: (now, s) => {
+      // The hold-off, armed with it, fires right after (TIMER_ORDER) if it is due too.
       s.cleanupDue = false;
       this.registration.sendCleanupDeregistration(now, s);
-      this.p.timers.set(s, "holdOff", Math.max(now, s.holdOffUntil ?? now));
     },
     holdOff: (now, s) => this.step(now, s, "hold-off-over"),
   };
@@ -116,13 +116,18 @@ export class SessionLifecycle {
         return;
       case "failed":
       case "no-service":
+      {
         this.forwarding.dropHeld(s);
-        s.holdOffUntil = now + this.p.config.registration.holdOffMs;
+        const holdOffEnds = now + this.p.config.registration.holdOffMs;
         // A pending cleanup deregistration goes first, 1 s after the last request;
-        // its handler then arms the hold-off.
-        if (s.cleanupDue) timers.only(s, "cleanup", Math.max(now, s.lastRequestAt + REQUEST_FLOOR_MS));
-        else timers.only(s, "holdOff", s.holdOffUntil);
+        // the hold-off does not end before it.
+        if (s.cleanupDue) {
+          const cleanupAt = Math.max(now, s.lastRequestAt + REQUEST_FLOOR_MS);
+          timers.only(s, "cleanup", cleanupAt);
+          timers.set(s, "holdOff", Math.max(cleanupAt, holdOffEnds));
+        } else timers.only(s, "holdOff", holdOffEnds);
         return;
+      }
     }
   }
 

@@ -1,32 +1,48 @@
 // Named timers per session. Each session carries one slot per timer (Infinity:
-// not armed); the shared heap (deadlines.ts) holds only the earliest of them,
-// and when it fires the due timer is dispatched by name. The meaning of a
-// deadline is therefore never re-derived from the session's state.
+// not armed), in a plain array of doubles (compact at 100,000 sessions); the
+// shared heap (deadlines.ts) holds only the earliest of them, and when it fires
+// the due timer is dispatched by name. The meaning of a deadline is therefore
+// never re-derived from the session's state.
 //
-// Adding a timer: a field in SessionTimers, its place in TIMER_ORDER, and its
-// handler in the lifecycle's table (the type checker asks for the last one).
+// Adding a timer: its name in TIMER_ORDER (where it ranks when several are due
+// at once) and its handler in the lifecycle's table (the type checker asks).
 import { DeadlineQueue } from "./deadlines.ts";
 import type { DeadlineOwner } from "./deadlines.ts";
 
-export class SessionTimers {
+/** Which timer fires first when several of one session are due at once. */
+export const TIMER_ORDER = [
   /** The binding at the HA runs out (bound, renewing). */
-  expiry = Infinity;
+  "expiry",
   /** Nothing heard from the MN for idleTimeoutMs (bound); extended lazily on fire. */
-  idle = Infinity;
+  "idle",
   /** Time to renew the binding (bound). */
-  refresh = Infinity;
+  "refresh",
   /** Resend the request in flight, or give up (registering, renewing, deregistering). */
-  retransmit = Infinity;
+  "retransmit",
   /** The lifetime-0 request owed to the HA after a binding we cannot use (failed, no-service). */
-  cleanup = Infinity;
+  "cleanup",
   /** The hold-off after a failure is over: the session goes (failed, no-service). */
-  holdOff = Infinity;
+  "holdOff",
+] as const;
+
+export type TimerName = (typeof TIMER_ORDER)[number];
+
+const TIMER_COUNT = TIMER_ORDER.length;
+const SLOT = Object.fromEntries(TIMER_ORDER.map((name, i) => [name, i])) as Readonly<Record<TimerName, number>>;
+
+/** One slot per TIMER_ORDER entry: when it fires (monotonic ms), Infinity when not armed. */
+export type SessionTimers = number[];
+
+export function newTimers(): SessionTimers {
+  const t: number[] = [];
+  for (let i = 0; i < TIMER_COUNT; i++) t.push(Infinity);
+  return t;
 }
 
-export type TimerName = keyof SessionTimers;
-
-/** Which timer fires first when several are due at once. */
-export const TIMER_ORDER: readonly TimerName[] = ["expiry", "idle", "refresh", "retransmit", "cleanup", "holdOff"];
+/** When the named timer fires, Infinity when it is not armed. */
+export function timerAt(timers: SessionTimers, name: TimerName): number {
+  return timers[SLOT[name]]!;
+}
 
 export interface TimerOwner extends DeadlineOwner {
   readonly timers: SessionTimers;
@@ -37,24 +53,24 @@ export class TimerWheel<T extends TimerOwner> {
 
   /** Arms (or moves) one timer, leaving the others as they are. */
   set(owner: T, name: TimerName, at: number): void {
-    owner.timers[name] = at;
+    owner.timers[SLOT[name]] = at;
     this.sync(owner);
   }
 
   /** Arms one timer and disarms all the others (a new state's single deadline). */
   only(owner: T, name: TimerName, at: number): void {
-    this.clearSlots(owner);
-    owner.timers[name] = at;
+    owner.timers.fill(Infinity);
+    owner.timers[SLOT[name]] = at;
     this.sync(owner);
   }
 
   disarm(owner: T, name: TimerName): void {
-    owner.timers[name] = Infinity;
+    owner.timers[SLOT[name]] = Infinity;
     this.sync(owner);
   }
 
   clear(owner: T): void {
-    this.clearSlots(owner);
+    owner.timers.fill(Infinity);
     this.heap.cancel(owner);
   }
 
@@ -69,10 +85,10 @@ export class TimerWheel<T extends TimerOwner> {
    */
   popDue(now: number): { readonly owner: T; readonly name: TimerName } | undefined {
     for (let owner = this.heap.popDue(now); owner; owner = this.heap.popDue(now)) {
-      const name = dueTimer(owner.timers, now);
-      if (name !== undefined) {
-        owner.timers[name] = Infinity;
-        return { owner, name };
+      const slot = dueSlot(owner.timers, now);
+      if (slot >= 0) {
+        owner.timers[slot] = Infinity;
+        return { owner, name: TIMER_ORDER[slot]! };
       }
       this.sync(owner);
     }
@@ -85,21 +101,21 @@ export class TimerWheel<T extends TimerOwner> {
     if (at === Infinity) this.heap.cancel(owner);
     else if (owner.deadlineAt !== at) this.heap.arm(owner, at);
   }
-
-  private clearSlots(owner: T): void {
-    const t = owner.timers;
-    for (const name of TIMER_ORDER) t[name] = Infinity;
-  }
 }
 
 export function earliest(timers: SessionTimers): number {
   let at = Infinity;
-  for (const name of TIMER_ORDER) if (timers[name] < at) at = timers[name];
+  for (let i = 0; i < TIMER_COUNT; i++) if (timers[i]! < at) at = timers[i]!;
   return at;
 }
 
 /** The first timer in TIMER_ORDER that is due at `now`. */
 export function dueTimer(timers: SessionTimers, now: number): TimerName | undefined {
-  for (const name of TIMER_ORDER) if (timers[name] <= now) return name;
-  return undefined;
+  const slot = dueSlot(timers, now);
+  return slot >= 0 ? TIMER_ORDER[slot] : undefined;
+}
+
+function dueSlot(timers: SessionTimers, now: number): number {
+  for (let i = 0; i < TIMER_COUNT; i++) if (timers[i]! <= now) return i;
+  return -1;
 }

@@ -4,8 +4,8 @@ import type { TunnelTarget } from "./events.ts";
 import type { HeldFrames } from "./hold-buffer.ts";
 import type { IdentitySource } from "./identity.ts";
 import type { RealmConfig } from "./config.ts";
-import { SessionTimers } from "./session-timers.ts";
-import type { TimerOwner } from "./session-timers.ts";
+import { newTimers } from "./session-timers.ts";
+import type { SessionTimers, TimerOwner } from "./session-timers.ts";
 import type { SessionState } from "./transitions.ts";
 
 export interface Session extends TimerOwner {
@@ -61,7 +61,6 @@ export interface Session extends TimerOwner {
   dadDefendedAt: number | undefined;
   lastRevocationId: number | undefined;
   lastHeardAt: number;
-  holdOffUntil: number | undefined;
   /** A context record exists for it (announced by context-changed, or imported): the state file keeps it. */
   recorded: boolean;
 
@@ -98,13 +97,12 @@ class SessionRecord implements Session {
   dadDefendedAt: number | undefined = undefined;
   lastRevocationId: number | undefined = undefined;
   lastHeardAt: number;
-  holdOffUntil: number | undefined = undefined;
   recorded = false;
   held: HeldFrames = { frames: [], bytes: 0 };
   heldDownlink: HeldFrames | null = null;
   deadlineAt: number | undefined = undefined;
   deadlineGeneration = 0;
-  readonly timers = new SessionTimers();
+  readonly timers: SessionTimers = newTimers();
   readonly mac: string;
   readonly macBytes: Uint8Array;
   readonly nai: string;
