@@ -34,9 +34,8 @@ const SLOT = Object.fromEntries(TIMER_ORDER.map((name, i) => [name, i])) as Read
 export type SessionTimers = number[];
 
 export function newTimers(): SessionTimers {
-  const t: number[] = [];
-  for (let i = 0; i < TIMER_COUNT; i++) t.push(Infinity);
-  return t;
+  // Sized at once: growing by push would leave a backing store of 17 slots.
+  return new Array<number>(TIMER_COUNT).fill(Infinity);
 }
 
 /** When the named timer fires, Infinity when it is not armed. */
