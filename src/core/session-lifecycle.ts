@@ -115,8 +115,7 @@ export class SessionLifecycle {
         this.registration.sendRequest(now, s);
         return;
       case "failed":
-      case "no-service":
-      {
+      case "no-service": {
         this.forwarding.dropHeld(s);
         const holdOffEnds = now + this.p.config.registration.holdOffMs;
         // A pending cleanup deregistration goes first, 1 s after the last request;
