@@ -1,10 +1,8 @@
 // Carries out the engine's actions with the io adapters: signalling to UDP 434,
-// packets to the datapath, detach to the station control, events to the log, and
-// the pcap record of everything the AN handles on signalling and ND.
+// packets to the datapath, detach to the station control, events to the log.
+// (The --pcap record is taken by the ports themselves: io/recording-ports.ts.)
 import type { Action, AnEvent } from "../core/events.ts";
 import type { Datapath } from "../io/datapath.ts";
-import type { PcapWriter } from "../io/pcap-writer.ts";
-import { isRecordedNdPacket } from "../io/pcap-writer.ts";
 import type { StationControl } from "../io/station-control.ts";
 import type { ActionSink } from "./driver.ts";
 
@@ -19,12 +17,10 @@ export interface ActionRouterParts {
   readonly signalling: SignallingPort;
   readonly datapath: DatapathPort;
   readonly stations: StationControl;
-  readonly wallMs: () => number;
   readonly onEvent: (event: AnEvent) => void;
   readonly onContextChanged: (mac: string) => void;
   /** After each flush (a burst of inputs handled). */
   readonly onFlush?: () => void;
-  pcap?: PcapWriter | undefined;
 }
 
 export class ActionRouter implements ActionSink {
@@ -33,22 +29,16 @@ export class ActionRouter implements ActionSink {
 
   constructor(private readonly parts: ActionRouterParts) {}
 
-  set pcap(w: PcapWriter | undefined) {
-    this.parts.pcap = w;
-  }
-
   perform(_now: number, a: Action): void {
     const p = this.parts;
     switch (a.kind) {
       case "send-signalling":
-        p.pcap?.udp(p.wallMs(), a.from, 434, a.to, a.toPort, a.bytes);
         if (!p.signalling.send(a.from, a.to, a.toPort, a.bytes)) this.signallingDropped++;
         return;
       case "to-tunnel":
         p.datapath.toTunnel(a.tunnel, a.packet);
         return;
       case "to-mn":
-        if (p.pcap && isRecordedNdPacket(a.packet)) p.pcap.ipv6(p.wallMs(), a.dst, a.src, a.packet);
         p.datapath.toMn(a.dst, a.src, a.packet);
         return;
       case "bind":

@@ -1,13 +1,14 @@
 // The per-MN record. Kept flat and small: the AN may carry 100,000 of them.
 import type { CareOf } from "./care-of.ts";
-import type { DeadlineOwner } from "./deadlines.ts";
 import type { TunnelTarget } from "./events.ts";
 import type { HeldFrames } from "./hold-buffer.ts";
 import type { IdentitySource } from "./identity.ts";
 import type { RealmConfig } from "./config.ts";
+import { newTimers } from "./session-timers.ts";
+import type { SessionTimers, TimerOwner } from "./session-timers.ts";
 import type { SessionState } from "./transitions.ts";
 
-export interface Session extends DeadlineOwner {
+export interface Session extends TimerOwner {
   readonly mac: string;
   readonly macBytes: Uint8Array;
   readonly nai: string;
@@ -42,7 +43,6 @@ export interface Session extends DeadlineOwner {
   grantedLifetimeS: number;
   /** When the binding at the HA ends (monotonic ms), if bound. */
   expiresAt: number | undefined;
-  refreshAt: number | undefined;
   /** The tunnel the MN's uplink goes to, cached (cleared when the uplink key or realm changes). */
   tunnel: TunnelTarget | undefined;
   /** The HA's GRE key for uplink (RFC 6245 reply), if it sent one. */
@@ -61,7 +61,8 @@ export interface Session extends DeadlineOwner {
   dadDefendedAt: number | undefined;
   lastRevocationId: number | undefined;
   lastHeardAt: number;
-  holdOffUntil: number | undefined;
+  /** A context record exists for it (announced by context-changed, or imported): the state file keeps it. */
+  recorded: boolean;
 
   held: HeldFrames;
   /** Packets from the HA that overtook its accepted reply (allocated only then). */
@@ -87,7 +88,6 @@ class SessionRecord implements Session {
   initial = true;
   grantedLifetimeS = 0;
   expiresAt: number | undefined = undefined;
-  refreshAt: number | undefined = undefined;
   uplinkKey: number | null = null;
   tunnel: TunnelTarget | undefined = undefined;
   homeAddress = 0;
@@ -97,11 +97,12 @@ class SessionRecord implements Session {
   dadDefendedAt: number | undefined = undefined;
   lastRevocationId: number | undefined = undefined;
   lastHeardAt: number;
-  holdOffUntil: number | undefined = undefined;
+  recorded = false;
   held: HeldFrames = { frames: [], bytes: 0 };
   heldDownlink: HeldFrames | null = null;
   deadlineAt: number | undefined = undefined;
   deadlineGeneration = 0;
+  readonly timers: SessionTimers = newTimers();
   readonly mac: string;
   readonly macBytes: Uint8Array;
   readonly nai: string;

@@ -1,13 +1,16 @@
-// The per-MN state machine, as one table. The engine classifies what happened
-// into a SessionInput, looks up the next state here, and only then acts; an input
-// the table does not list for the current state is counted and ignored. Reading
-// this file tells the whole life of a session.
+// The per-MN state machine, as two pure tables: `classifyReply` turns an
+// authenticated, matching Registration Reply into a SessionInput (or says why it
+// is not one), and TRANSITIONS gives the next state for an input. The engine
+// looks up the next state here, and only then acts; an input the table does not
+// list for the current state is ignored. Timers produce their inputs by name
+// (session-timers.ts). Reading this file tells the whole life of a session.
 //
 //   (trigger) -> registering --accepted-v6--> bound --refresh-due--> renewing
 //                    |  \--accepted-no-v6--> no-service      ^            |
 //                    |   \--denied/give-up--> failed          \--accepted-/
 //   left/idle: registering|bound|renewing -> deregistering -> (released)
 //   revoked, expired, handed-over: -> (released)
+import { ReplyCode } from "../wire/mip-codes.ts";
 
 export type SessionState = "registering" | "bound" | "renewing" | "deregistering" | "failed" | "no-service";
 
@@ -97,4 +100,72 @@ export function nextState(state: SessionState, input: SessionInput): Next | unde
 /** States in which the MN's frames are bridged into its tunnel. */
 export function isForwarding(state: SessionState): boolean {
   return state === "bound" || state === "renewing";
+}
+
+/** What `classifyReply` needs to know about the session a reply answers. */
+export interface RegistrationFacts {
+  readonly state: SessionState;
+  /** A cleanup deregistration is still owed (not yet sent). */
+  readonly cleanupDue: boolean;
+  /** A 133 was acted on; its resend waits for the 1 s floor. */
+  readonly resyncFloorReset: boolean;
+  /** Requests sent for the current registration (0: the lifetime-0 request is still waiting). */
+  readonly attempts: number;
+  /** A 133 was already answered with a resync for this registration. */
+  readonly resynced: boolean;
+  /** Shared-CoA mode: the request carried our GRE key. */
+  readonly sharedCoa: boolean;
+}
+
+/** What `classifyReply` needs to know about the reply. */
+export interface ReplyFacts {
+  readonly accepted: boolean;
+  readonly code: number;
+  /** The lifetime the HA granted (s); 0 on an accepted reply means no binding. */
+  readonly lifetimeS: number;
+  /** Carries the IPv6 Home Address extension (draft 4.2). */
+  readonly ipv6HomeAddress: boolean;
+  /** Carries the HA's GRE Key extension (RFC 6245). */
+  readonly greKey: boolean;
+}
+
+export type ReplyVerdict =
+  /** Accepted: bound, refreshed, or (deregistering) gone. */
+  | { readonly input: "accepted-v6" | "accepted-no-v6"; readonly why: "accepted" }
+  /** Accepted, but not a service we can give: the HA's binding must be taken down again. */
+  | { readonly input: "accepted-no-v6"; readonly why: "ha-lacks-v6-over-v4" | "ha-refused-gre-key" }
+  /** Accepted with lifetime 0 outside a deregistration: no binding, a denial. */
+  | { readonly input: "denied"; readonly why: "zero-lifetime" }
+  | { readonly input: "id-mismatch"; readonly why: "resync" }
+  | { readonly input: "denied"; readonly why: "denied" }
+  /** The HA accepted our cleanup deregistration: its binding is gone, the CoA is free. */
+  | { readonly input: null; readonly why: "cleanup-accepted" }
+  /** Not for a request in flight. */
+  | { readonly input: null; readonly why: "not-awaiting" }
+  /** A copy of the 133 already acted on (its resend waits for the 1 s floor). */
+  | { readonly input: null; readonly why: "resend-pending" }
+  /**
+   * The reply to the registration before the MN left: the lifetime-0 request
+   * waiting for its 1 s slot must still go out, or the HA keeps the binding.
+   */
+  | { readonly input: null; readonly why: "superseded" };
+
+/** The second table: which input an authenticated reply that matches the newest request is. */
+export function classifyReply(s: RegistrationFacts, r: ReplyFacts): ReplyVerdict {
+  if (s.state !== "registering" && s.state !== "renewing" && s.state !== "deregistering") {
+    const cleanedUp = !s.cleanupDue && (s.state === "failed" || s.state === "no-service") && r.accepted && r.lifetimeS === 0;
+    return cleanedUp ? { input: null, why: "cleanup-accepted" } : { input: null, why: "not-awaiting" };
+  }
+  if (s.resyncFloorReset) return { input: null, why: "resend-pending" };
+  if (s.state === "deregistering" && s.attempts === 0) return { input: null, why: "superseded" };
+  if (r.accepted) {
+    if (s.state === "registering" && !r.ipv6HomeAddress) return { input: "accepted-no-v6", why: "ha-lacks-v6-over-v4" };
+    // Shared CoA: without the HA's GRE Key extension it did not agree to keyed GRE
+    // (RFC 6245) and downlink, matched by key, could never reach the MN.
+    if (s.state === "registering" && s.sharedCoa && !r.greKey) return { input: "accepted-no-v6", why: "ha-refused-gre-key" };
+    if (r.lifetimeS === 0 && s.state !== "deregistering") return { input: "denied", why: "zero-lifetime" };
+    return { input: r.ipv6HomeAddress ? "accepted-v6" : "accepted-no-v6", why: "accepted" };
+  }
+  if (r.code === ReplyCode.IdentificationMismatch && !s.resynced) return { input: "id-mismatch", why: "resync" };
+  return { input: "denied", why: "denied" };
 }

@@ -27,50 +27,31 @@
 // - Detach (draft 3.2.4, a DAD-failure revocation): every AN config runs the lab's
 //   detach script (stationControl.detachCommand), which finds the station's sw port
 //   by its MAC and, if it is on that AN's bridge, takes it down and out of the bridge
-//   (as moveMn(mn, null) does): the MN's kernel sees its carrier go.
-import { execFileSync } from "node:child_process";
-import type { ChildProcess } from "node:child_process";
-import { accessSync, chmodSync, constants, existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
+//
+// The lab's other parts have their own files: the plan (lab-plan.ts: addresses,
+// names, node shapes), its processes (processes.ts), traffic tools (traffic.ts)
+// and the firmware it runs (daemon-build.ts). This file builds the namespaces
+// and moves the MNs; it re-exports the rest so a test imports one module.
+import { chmodSync, existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
-import type { z } from "zod";
-import type { configSchema } from "../../src/app/config-schema.ts";
 import { validateConfig } from "../../src/app/config-schema.ts";
 import { formatIpv6, parseIpv6 } from "../../src/wire/ipv6-address.ts";
 import { Lab, waitFor } from "../support/netns.ts";
-import { bundleEntry, nativeEnv, repoRoot } from "./bundle.ts";
+import { bundleEntry, nativeEnv } from "./bundle.ts";
+import { buildDaemonInto, DAEMON_PATH, daemonCommand } from "./daemon-build.ts";
 import type { HaConfigFile } from "./home-agent/config.ts";
-import type { HaEvent } from "./home-agent/events.ts";
+import { LAB } from "./lab-plan.ts";
+import type { AddressInfo, AnConfigFile, AnIndex, AnSite, AnyLine, MnNode, MnSpec, PingSummary } from "./lab-plan.ts";
+import { AnProcess, HaProcess, MnMonitor } from "./processes.ts";
+import { TrafficTools } from "./traffic.ts";
+import type { Capture, PingStream } from "./traffic.ts";
 
-/** Addresses, names and keys of the lab, shared by the HA and AN configs. */
-export const LAB = {
-  realm: "lab.example",
-  spi: 0x1001,
-  /** "lab-mn-ha-secret" */
-  keyHex: "6c61622d6d6e2d68612d736563726574",
-  core: { prefixLength: 24 },
-  ha: "10.64.0.1",
-  ans: [
-    { address: "10.64.0.11", coas: ["10.64.0.101", "10.64.0.102", "10.64.0.103", "10.64.0.104"], mac: "02:00:00:00:a1:01" },
-    { address: "10.64.0.12", coas: ["10.64.0.121", "10.64.0.122", "10.64.0.123", "10.64.0.124"], mac: "02:00:00:00:a2:01" },
-  ],
-  homePrefix: "2001:db8:1::/64",
-  haHomeAddress: "2001:db8:1::1",
-  haLinkLocal: "fe80::1",
-  haMac: "02:00:5e:00:53:01",
-  cnPrefix: "2001:db8:99::/64",
-  haCnSide: "2001:db8:99::1",
-  cn: "2001:db8:99::7",
-  tun: "ha0",
-  echoPort: 7007,
-} as const;
-
-export type AnIndex = 1 | 2;
-
-export interface MnSpec {
-  /** Where the MN is plugged in at the start; null (default): unplugged (eth0 up, no carrier). */
-  readonly at?: AnIndex | null;
-}
+export { DAEMON_BINARY_PATH, DAEMON_PATH, daemonAvailable, daemonCommand, defaultDaemon } from "./daemon-build.ts";
+export { LAB } from "./lab-plan.ts";
+export type { AddressInfo, AnConfigFile, AnIndex, AnSite, HaLine, MnNode, MnSpec, PingSummary } from "./lab-plan.ts";
+export { AnProcess, HaProcess, LineReader, MnMonitor } from "./processes.ts";
+export type { MnKernelEvent } from "./processes.ts";
+export type { Capture, PingStream } from "./traffic.ts";
 
 export interface TopologyOptions {
   /** Number of MNs (all unplugged), or one spec each. Default 1. */
@@ -95,61 +76,6 @@ export interface TopologyOptions {
 const TX_CSUM_OFF_PL =
   'use Socket; socket(my $s, AF_INET, SOCK_DGRAM, 0) or die "socket: $!"; my $v = pack("LL", 0x17, 0); ioctl($s, 0x8946, pack("a16 P x16", $ARGV[0], $v)) or die "SIOCETHTOOL $ARGV[0]: $!";';
 
-export interface MnNode {
-  readonly index: number;
-  readonly ns: string;
-  /** The MN's interface (inside its namespace). */
-  readonly ifname: "eth0";
-  readonly mac: string;
-  /** The NAI an AN derives from the MAC (`<mac hex>@lab.example`). */
-  readonly nai: string;
-  /** The MN's SLAAC address in the home prefix (modified EUI-64). */
-  readonly homeAddress: string;
-  /** Its link-local address (fe80:: + the same interface identifier). */
-  readonly linkLocal: string;
-  /** The sw end of its veth. */
-  readonly port: string;
-  at: AnIndex | null;
-}
-
-export interface AnSite {
-  readonly index: AnIndex;
-  readonly ns: string;
-  readonly access: "acc0";
-  readonly uplink: "up0";
-  readonly address: string;
-  readonly coas: readonly string[];
-  readonly mac: string;
-}
-
-export type AnConfigFile = z.input<typeof configSchema>;
-
-export interface AddressInfo {
-  readonly local: string;
-  readonly prefixlen: number;
-  readonly scope: string;
-  readonly tentative: boolean;
-  readonly dadfailed: boolean;
-}
-
-export interface PingSummary {
-  readonly sent: number;
-  readonly received: number;
-  readonly lost: number;
-  readonly lostSeqs: readonly number[];
-  readonly duplicates: number;
-  readonly maxGapMs: number;
-  readonly firstReplyMs: number | null;
-}
-
-/** One JSON line of the HA peer: the HaEvent of that type without its packet, plus hex when configured. */
-export type HaLine<T extends HaEvent["type"] = HaEvent["type"]> = Omit<Extract<HaEvent, { type: T }>, "type" | "packet"> & {
-  readonly event: T;
-  readonly t: number;
-  readonly hex?: string;
-};
-type AnyLine = { readonly event: string; readonly t: number } & Readonly<Record<string, unknown>>;
-
 function macOfMn(i: number): string {
   return `02:00:00:00:10:${i.toString(16).padStart(2, "0")}`;
 }
@@ -162,259 +88,6 @@ function slaacAddress(prefix: string, mac: string): string {
   return formatIpv6(parseIpv6(text) ?? fail(`bad address ${text}`)); // RFC 5952 form, as ip(8) prints it
 }
 
-/** Reads JSON lines from a child's stdout into `lines`, waking waiters. */
-class LineReader<L> {
-  readonly lines: L[] = [];
-  private readonly waiters = new Set<() => void>();
-  stderr = "";
-
-  constructor(readonly child: ChildProcess) {
-    if (child.stdout) {
-      createInterface({ input: child.stdout }).on("line", (text) => {
-        try {
-          this.lines.push(JSON.parse(text) as L);
-        } catch {
-          this.stderr += `${text}\n`; // not JSON: keep it for the error message
-        }
-        for (const w of [...this.waiters]) w();
-      });
-    }
-    child.stderr?.on("data", (d: Buffer) => (this.stderr += d.toString()));
-    child.on("exit", () => {
-      for (const w of [...this.waiters]) w();
-    });
-  }
-
-  get exited(): boolean {
-    return this.child.exitCode !== null || this.child.signalCode !== null;
-  }
-
-  /** Resolves with the first line (already seen or coming) that matches; rejects on timeout or exit. */
-  waitFor(pred: (l: L) => boolean, what: string, timeoutMs: number): Promise<L> {
-    return new Promise((resolve, reject) => {
-      const check = (): void => {
-        const found = this.lines.find(pred);
-        if (found === undefined && !this.exited) return;
-        this.waiters.delete(check);
-        clearTimeout(timer);
-        if (found !== undefined) resolve(found);
-        else reject(new Error(`process exited (${this.child.exitCode ?? this.child.signalCode}) before ${what}; stderr: ${this.stderr.slice(-2000)}`));
-      };
-      const timer = setTimeout(() => {
-        this.waiters.delete(check);
-        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}; stderr: ${this.stderr.slice(-2000)}`));
-      }, timeoutMs);
-      this.waiters.add(check);
-      check();
-    });
-  }
-
-  /** SIGTERM, then SIGKILL after graceMs; resolves when the process is gone. */
-  stop(graceMs = 3000): Promise<void> {
-    if (this.exited) return Promise.resolve();
-    return new Promise((resolve) => {
-      const kill = setTimeout(() => this.child.kill("SIGKILL"), graceMs);
-      this.child.once("exit", () => {
-        clearTimeout(kill);
-        resolve();
-      });
-      this.child.kill("SIGTERM");
-    });
-  }
-}
-
-/** A lab child process that speaks JSON lines on stdout (the HA peer, an AN daemon). */
-abstract class JsonLineProcess<L> {
-  protected readonly reader: LineReader<L>;
-
-  constructor(readonly child: ChildProcess) {
-    this.reader = new LineReader<L>(child);
-  }
-
-  get exited(): boolean {
-    return this.reader.exited;
-  }
-
-  get stderr(): string {
-    return this.reader.stderr;
-  }
-
-  stop(): Promise<void> {
-    return this.reader.stop();
-  }
-}
-
-/** The HA peer process (test/lab/home-agent/main.ts) running in the HA namespace. */
-export class HaProcess extends JsonLineProcess<AnyLine> {
-  constructor(
-    child: ChildProcess,
-    readonly configFile: string,
-  ) {
-    super(child);
-  }
-
-  /** Every line so far, in order. */
-  get lines(): readonly AnyLine[] {
-    return this.reader.lines;
-  }
-
-  events<T extends HaEvent["type"]>(type: T): HaLine<T>[] {
-    return this.reader.lines.filter((l) => l.event === type) as unknown as HaLine<T>[];
-  }
-
-  waitFor<T extends HaEvent["type"]>(type: T, pred: (e: HaLine<T>) => boolean = () => true, timeoutMs = 10_000): Promise<HaLine<T>> {
-    return this.reader.waitFor((l) => l.event === type && pred(l as unknown as HaLine<T>), `HA event ${type}`, timeoutMs) as unknown as Promise<HaLine<T>>;
-  }
-
-  /** Waits for the "ready" line (sockets open, UDP 434 bound). */
-  ready(timeoutMs = 10_000): Promise<AnyLine> {
-    return this.reader.waitFor((l) => l.event === "ready" || l.event === "error", "HA ready", timeoutMs).then((l) => {
-      if (l.event === "error") throw new Error(`HA failed: ${String(l.message)}`);
-      return l;
-    });
-  }
-
-  /** Sends a JSON-line command ({"op": "revoke", "nai"} or {"op": "bindings"}). */
-  command(cmd: { readonly op: "revoke"; readonly nai: string } | { readonly op: "bindings" }): void {
-    this.child.stdin?.write(`${JSON.stringify(cmd)}\n`);
-  }
-}
-
-/** An AN daemon process (dist/an.mjs run --config FILE), its JSON log lines collected. */
-export class AnProcess extends JsonLineProcess<Readonly<Record<string, unknown>>> {
-  constructor(
-    readonly site: AnSite,
-    child: ChildProcess,
-    readonly configFile: string,
-    readonly pcapFile: string | undefined,
-  ) {
-    super(child);
-  }
-
-  get logs(): readonly Readonly<Record<string, unknown>>[] {
-    return this.reader.lines;
-  }
-
-  waitForLog(pred: (l: Readonly<Record<string, unknown>>) => boolean, what: string, timeoutMs = 10_000): Promise<Readonly<Record<string, unknown>>> {
-    return this.reader.waitFor(pred, what, timeoutMs);
-  }
-}
-
-/** One change the MN's kernel reported (ip monitor): `t` is its timestamp in ms since 1970. */
-export interface MnKernelEvent {
-  readonly t: number;
-  readonly kind: "link" | "address" | "route";
-  readonly deleted: boolean;
-  /** The monitor's text, continuation lines joined with one space. */
-  readonly text: string;
-}
-
-/** `ip -ts monitor link address route` in an MN's namespace, its lines parsed as they come. */
-export class MnMonitor {
-  readonly events: MnKernelEvent[] = [];
-  private readonly waiters = new Set<() => void>();
-  stderr = "";
-
-  constructor(private readonly child: ChildProcess) {
-    if (child.stdout) {
-      createInterface({ input: child.stdout }).on("line", (text) => this.onLine(text));
-    }
-    child.stderr?.on("data", (d: Buffer) => (this.stderr += d.toString()));
-  }
-
-  private onLine(text: string): void {
-    // "[2026-11-26T19:11:52.611619] 3: eth0    inet6 2001:db8::5/64 scope global tentative"
-    const m = /^\[(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\.(\d+)\] (.*)$/.exec(text);
-    if (!m) {
-      const last = this.events.pop();
-      if (last && text.trim() !== "") this.events.push({ ...last, text: `${last.text} ${text.trim()}` });
-      else if (last) this.events.push(last);
-      return;
-    }
-    // ip prints local time; Date parses a zone-less ISO date-time as local time too.
-    const t = Date.parse(m[1]!) + Number(`0.${m[2]!}`) * 1000;
-    const body = m[3]!.trim();
-    const deleted = body.startsWith("Deleted ");
-    const rest = deleted ? body.slice(8) : body;
-    const kind = /^\d+: \S+\s+inet6? /.test(rest) ? "address" : /^\d+: \S+: </.test(rest) ? "link" : "route";
-    this.events.push({ t, kind, deleted, text: rest });
-    for (const w of [...this.waiters]) w();
-  }
-
-  get exited(): boolean {
-    return this.child.exitCode !== null || this.child.signalCode !== null;
-  }
-
-  /** The first event (seen or coming) that matches; rejects after timeoutMs. */
-  waitFor(pred: (e: MnKernelEvent) => boolean, what: string, timeoutMs: number): Promise<MnKernelEvent> {
-    return new Promise((resolve, reject) => {
-      const check = (): void => {
-        const found = this.events.find(pred);
-        if (!found) return;
-        this.waiters.delete(check);
-        clearTimeout(timer);
-        resolve(found);
-      };
-      const timer = setTimeout(() => {
-        this.waiters.delete(check);
-        reject(new Error(`timed out after ${timeoutMs} ms waiting for the MN's kernel: ${what}`));
-      }, timeoutMs);
-      this.waiters.add(check);
-      check();
-    });
-  }
-
-  stop(): Promise<void> {
-    if (this.exited) return Promise.resolve();
-    return new Promise((resolve) => {
-      this.child.once("exit", () => resolve());
-      this.child.kill("SIGTERM");
-    });
-  }
-}
-
-/** A running capture (dumpcap) whose pcap file is read when stopped. */
-export interface Capture {
-  readonly file: string;
-  stop(): Promise<Uint8Array>;
-}
-
-/** A ping stream running until stopped. */
-export interface PingStream {
-  /** Replies so far: sequence number, round trip, arrival time (ms since 1970). */
-  readonly replies: readonly { readonly seq: number; readonly rttMs: number; readonly t: number }[];
-  stop(): Promise<PingSummary>;
-}
-
-export const DAEMON_PATH = join(repoRoot, "dist/an.mjs");
-/** The single executable (node SEA) of the firmware, when one has been built. */
-export const DAEMON_BINARY_PATH = join(repoRoot, "dist/an");
-
-/** What runs the AN firmware: the single executable when built, else the bundled daemon. */
-export function defaultDaemon(): { readonly path: string; readonly kind: "single executable" | "bundled daemon" } | undefined {
-  if (isExecutableFile(DAEMON_BINARY_PATH)) return { path: DAEMON_BINARY_PATH, kind: "single executable" };
-  if (existsSync(DAEMON_PATH)) return { path: DAEMON_PATH, kind: "bundled daemon" };
-  return undefined;
-}
-
-function isExecutableFile(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK);
-    return statSync(path).isFile();
-  } catch {
-    return false;
-  }
-}
-
-/** The command line that runs `daemon`: a JavaScript bundle under this node, anything else as itself. */
-export function daemonCommand(daemon: string): [string, ...string[]] {
-  return /\.[cm]?js$/.test(daemon) ? [process.execPath, daemon] : [daemon];
-}
-
-/** Whether the AN daemon bundle exists (issue 4 builds it with build/bundle.mjs). */
-export function daemonAvailable(): boolean {
-  return existsSync(DAEMON_PATH);
-}
 
 export class Topology {
   readonly lab: Lab;
@@ -429,11 +102,13 @@ export class Topology {
   readonly detachCommand: string;
   private readonly bundles = new Map<string, Promise<string>>();
   private readonly processes: { stop(): Promise<void> }[] = [];
+  private readonly traffic: TrafficTools;
 
   private constructor(o: TopologyOptions) {
     this.lab = new Lab(o.label ?? "lab");
     try {
       this.dir = this.lab.tempDir("an-lab-");
+      this.traffic = new TrafficTools({ lab: this.lab, dir: this.dir, bundle: (entry, native) => this.bundle(entry, native), track: (p) => void this.processes.push(p) });
       const lab = this.lab;
       // The access network and the core are silent L2/IPv4 boxes; the ANs too (their kernels must not speak IPv6 on the access link).
       this.sw = lab.netns("sw", { ipv6: false });
@@ -599,18 +274,8 @@ export class Topology {
   }
 
   /** Runs a bundled lab tool in `ns` to completion; returns its stdout JSON lines. */
-  async runTool(ns: string, entry: string, args: readonly string[], timeoutMs = 20_000, native = true): Promise<{ code: number | null; lines: AnyLine[]; stderr: string }> {
-    const file = await this.bundle(entry, native);
-    const child = this.lab.spawn(ns, process.execPath, [file, ...args], { env: nativeEnv() });
-    const reader = new LineReader<AnyLine>(child);
-    const code = await new Promise<number | null>((resolve) => {
-      const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-      child.on("exit", (c) => {
-        clearTimeout(timer);
-        resolve(c);
-      });
-    });
-    return { code, lines: reader.lines, stderr: reader.stderr };
+  runTool(ns: string, entry: string, args: readonly string[], timeoutMs = 20_000, native = true): Promise<{ code: number | null; lines: AnyLine[]; stderr: string }> {
+    return this.traffic.runTool(ns, entry, args, timeoutMs, native);
   }
 
   // ---- the home agent ---------------------------------------------------------------
@@ -668,10 +333,7 @@ export class Topology {
    * temp dir, once per topology; returns the an.mjs path for startAn's `daemon`.
    */
   buildDaemon(): string {
-    const dir = join(this.dir, "daemon");
-    const file = join(dir, "an.mjs");
-    if (!existsSync(file)) execFileSync(process.execPath, [join(repoRoot, "build/bundle.mjs"), "--outdir", dir], { stdio: "pipe", timeout: 120_000 });
-    return file;
+    return buildDaemonInto(join(this.dir, "daemon"));
   }
 
   /**
@@ -698,64 +360,23 @@ export class Topology {
   // ---- traffic and captures ---------------------------------------------------------
 
   /** Starts a UDP echo server (the lab's ping responder) in `ns`; stopped at cleanup. */
-  async startEcho(ns: string, port: number = LAB.echoPort): Promise<{ stop(): Promise<void> }> {
-    const file = await this.bundle("test/lab/tools/udp-ping.ts", false);
-    const child = this.lab.spawn(ns, process.execPath, [file, "echo", String(port)]);
-    const reader = new LineReader<AnyLine>(child);
-    await reader.waitFor((l) => l.ready === true, `UDP echo in ${ns}`, 10_000);
-    this.processes.push(reader);
-    return reader;
+  startEcho(ns: string, port: number = LAB.echoPort): Promise<{ stop(): Promise<void> }> {
+    return this.traffic.startEcho(ns, port);
   }
 
   /** A ping over UDP (see tools/udp-ping.ts) from `ns` to an echo at `address`. */
-  async ping(ns: string, address: string, o: { readonly count?: number; readonly intervalMs?: number; readonly waitMs?: number; readonly port?: number } = {}): Promise<PingSummary> {
-    const count = o.count ?? 1;
-    const args = ["ping", address, "--count", String(count), "--interval", String(o.intervalMs ?? 200), "--wait", String(o.waitMs ?? 1000), "--port", String(o.port ?? LAB.echoPort)];
-    const r = await this.runTool(ns, "test/lab/tools/udp-ping.ts", args, count * (o.intervalMs ?? 200) + (o.waitMs ?? 1000) + 10_000, false);
-    const s = r.lines.find((l) => typeof l.summary === "object");
-    if (!s) throw new Error(`ping from ${ns} gave no summary: ${r.stderr}`);
-    return s.summary as PingSummary;
+  ping(ns: string, address: string, o: { readonly count?: number; readonly intervalMs?: number; readonly waitMs?: number; readonly port?: number } = {}): Promise<PingSummary> {
+    return this.traffic.ping(ns, address, o);
   }
 
   /** A ping stream every intervalMs until stopped (handover measurements). */
-  async pingStream(ns: string, address: string, o: { readonly intervalMs?: number; readonly waitMs?: number; readonly port?: number } = {}): Promise<PingStream> {
-    const file = await this.bundle("test/lab/tools/udp-ping.ts", false);
-    const args = [file, "ping", address, "--count", "0", "--interval", String(o.intervalMs ?? 20), "--wait", String(o.waitMs ?? 1000), "--port", String(o.port ?? LAB.echoPort)];
-    const child = this.lab.spawn(ns, process.execPath, args);
-    const reader = new LineReader<AnyLine>(child);
-    this.processes.push(reader);
-    return {
-      get replies() {
-        return reader.lines.filter((l) => typeof l.seq === "number") as unknown as { seq: number; rttMs: number; t: number }[];
-      },
-      stop: async () => {
-        child.kill("SIGTERM");
-        const s = await reader.waitFor((l) => typeof l.summary === "object", "ping summary", (o.waitMs ?? 1000) + 5000);
-        return s.summary as PingSummary;
-      },
-    };
+  pingStream(ns: string, address: string, o: { readonly intervalMs?: number; readonly waitMs?: number; readonly port?: number } = {}): Promise<PingStream> {
+    return this.traffic.pingStream(ns, address, o);
   }
 
   /** Starts dumpcap on `ifname` in `ns` (optional capture filter) and waits until it writes. */
-  async capture(ns: string, ifname: string, filter?: string, file: string = join(this.dir, `${ns}-${ifname}-${Date.now()}.pcap`)): Promise<Capture> {
-    const child = this.lab.spawn(ns, "dumpcap", ["-q", "-P", "-i", ifname, ...(filter ? ["-f", filter] : []), "-w", file]);
-    let stderr = "";
-    child.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
-    await waitFor(() => (existsSync(file) && statSync(file).size >= 24 ? true : child.exitCode !== null ? fail(`dumpcap exited: ${stderr}`) : undefined), 10_000, `dumpcap on ${ns}/${ifname} (${stderr})`);
-    return {
-      file,
-      stop: () =>
-        new Promise<Uint8Array>((resolve) => {
-          const done = (): void => resolve(new Uint8Array(readFileSync(file)));
-          if (child.exitCode !== null) return done();
-          const kill = setTimeout(() => child.kill("SIGKILL"), 3000);
-          child.once("exit", () => {
-            clearTimeout(kill);
-            done();
-          });
-          child.kill("SIGINT");
-        }),
-    };
+  capture(ns: string, ifname: string, filter?: string, file?: string): Promise<Capture> {
+    return this.traffic.capture(ns, ifname, filter, file);
   }
 
   /** Stops every process this topology started (HA, ANs, echo, pings), gracefully. */

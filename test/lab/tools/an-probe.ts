@@ -9,7 +9,7 @@
 import { createSocket } from "node:dgram";
 import { AccessLinkSocket } from "../../../src/io/access-link-socket.ts";
 import { TunnelSocket } from "../../../src/io/tunnel-socket.ts";
-import { registrationRequest, signedRegistrationRequest } from "../../../src/core/registration.ts";
+import { registrationRequest, signedRegistrationRequest } from "../../../src/core/signalling-messages.ts";
 import { finishChecksum, ipv6PseudoHeaderSum, sumWords } from "../../../src/wire/checksum.ts";
 import { encodeEthernet, ETHERNET_HEADER_LENGTH, ETHERTYPE_IPV6 } from "../../../src/wire/ethernet.ts";
 import { formatIpv4, parseIpv4 } from "../../../src/wire/ipv4-address.ts";

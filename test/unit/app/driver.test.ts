@@ -63,7 +63,6 @@ function setup(o: { failSend?: () => boolean; onInternalError?: (where: string, 
       flush: () => void flushes++,
     },
     stations: new ReportingStationControl(() => {}),
-    wallMs: () => WALL + timers.t,
     onEvent: (e) => void events.push(e),
     onContextChanged: () => {},
   });

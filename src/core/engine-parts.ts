@@ -1,0 +1,42 @@
+// What the parts of the engine share: the config in force, the injected sources,
+// the counters, the outbox, the session table and the timers. The engine owns
+// these and hands the same object to each part; parts never import the engine.
+import type { CareOfAllocator } from "./care-of.ts";
+import type { EngineConfig } from "./config.ts";
+import type { EngineCounters } from "./counters.ts";
+import type { ReleaseReason } from "./events.ts";
+import type { HoldPool } from "./hold-buffer.ts";
+import type { Outbox } from "./outbox.ts";
+import type { RandomSource } from "./random.ts";
+import type { Session } from "./session.ts";
+import type { SessionTable } from "./session-table.ts";
+import type { TimerWheel } from "./session-timers.ts";
+import type { SessionInput } from "./transitions.ts";
+
+export interface EngineParts {
+  /** Swapped by `reconfigure`: read it at use, never keep a copy. */
+  config: EngineConfig;
+  readonly random: RandomSource;
+  /** Wall clock minus monotonic clock (ms): identifications are wall-clock timestamps. */
+  wallOffsetMs: number;
+  readonly counters: EngineCounters;
+  readonly outbox: Outbox;
+  readonly table: SessionTable;
+  readonly timers: TimerWheel<Session>;
+  readonly hold: HoldPool;
+  readonly careOf: CareOfAllocator;
+}
+
+/** An input for one session's state machine, produced by a part and applied by the lifecycle. */
+export interface SessionStep {
+  readonly session: Session;
+  readonly input: SessionInput;
+  /** The release reason, when it is not the input's own (see releaseReasonFor). */
+  readonly reason?: ReleaseReason;
+}
+
+export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
