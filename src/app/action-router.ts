@@ -45,7 +45,7 @@ export class ActionRouter implements ActionSink {
         if (!p.signalling.send(a.from, a.to, a.toPort, a.bytes)) this.signallingDropped++;
         return;
       case "to-tunnel":
-        p.datapath.toTunnel(a.tunnel, a.packet);
+        p.datapath.toTunnel(a.tunnel, a.packet, a.mac);
         return;
       case "to-mn":
         if (p.pcap && isRecordedNdPacket(a.packet)) p.pcap.ipv6(p.wallMs(), a.dst, a.src, a.packet);

@@ -162,6 +162,7 @@ export class Daemon implements SignalTarget {
         promiscuous: config.access.promiscuous,
         ttl: config.tunnel.ttl,
         dontFragment: config.tunnel.dontFragment,
+        ...(config.tunnel.uplinkMtu !== undefined ? { uplinkMtu: config.tunnel.uplinkMtu } : {}),
       });
     } catch (e) {
       log.fatal({ err: describeError(e) }, "cannot open the packet sockets (needs CAP_NET_RAW; interfaces must exist)");
@@ -234,6 +235,8 @@ export class Daemon implements SignalTarget {
       },
       tunnelPacket: (outerSrc, outerDst, greKey, packet) => this.driver.input({ kind: "tunnel-packet", outerSrc, outerDst, greKey, packet }),
       tunnelPacketDropped: (cause) => this.once(cause, {}),
+      // RFC 4213 3.4: ICMPv4 errors about tunnel packets are logged as tunnel errors (once per cause).
+      tunnelIcmpError: (r) => this.once(`ICMPv4 error ${r.type}/${r.code} from ${r.from} about the tunnel to ${r.homeAgent}`, { pathMtu: r.pathMtu }),
       batchDone: () => this.driver.settle(),
       ioError: (where, error, stopped) => {
         if (!stopped) return this.once(`io ${where}: ${error.code}`, { err: describeError(error) });

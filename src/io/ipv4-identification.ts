@@ -1,0 +1,24 @@
+// IPv4 Identification values for the AN's outer tunnel packets (RFC 6864). Only
+// packets that may be fragmented (DF clear) need one that is unique per source,
+// destination and protocol for as long as fragments live: one counter per home agent,
+// started at a random value (a restart does not reuse the last run's values, and an
+// observer cannot predict them), stepped by one, skipping 0 (with IP_HDRINCL the
+// kernel replaces an Identification of 0 with its own, which could collide with
+// ours). DF-set (atomic) packets keep writing 0 and the kernel picks (RFC 6864 4.1:
+// their value has no meaning). A per-HA counter gives every HA the longest possible
+// wrap time: 65535 fragmentable packets towards that HA.
+import { randomInt } from "node:crypto";
+
+export class Ipv4Identifications {
+  private readonly next = new Map<number, number>();
+
+  constructor(private readonly random: () => number = () => randomInt(1, 0x10000)) {}
+
+  /** The Identification for the next DF-clear packet towards `homeAgent` (1..65535). */
+  take(homeAgent: number): number {
+    let id = this.next.get(homeAgent);
+    if (id === undefined) id = this.random() & 0xffff || 1;
+    this.next.set(homeAgent, (id & 0xffff) === 0xffff ? 1 : id + 1);
+    return id;
+  }
+}
