@@ -15,6 +15,7 @@ import { TunDevice } from "../../../src/io/tun-device.ts";
 import { TunnelSocket } from "../../../src/io/tunnel-socket.ts";
 import type { PacketBatch } from "../../../src/io/packet-batch.ts";
 import { formatIpv4, parseIpv4 } from "../../../src/wire/ipv4-address.ts";
+import { ipv4FragmentCount, writeIpv4Fragment } from "../../../src/wire/ipv4-fragment.ts";
 import { MIP_UDP_PORT } from "../../../src/wire/mip-types.ts";
 import { parseTunnelPacket, tunnelHeaderLength, writeTunnelHeaders } from "../../../src/wire/tunnel.ts";
 import { loadHaConfig } from "./config.ts";
@@ -58,7 +59,14 @@ function perform(o: HaOutput): void {
       out.set(o.packet, hdr);
       writeTunnelHeaders(out, 0, p, o.packet.length);
       try {
-        tunnels[t.gre ? 47 : 41].send(out);
+        // The raw socket never fragments (EMSGSIZE above the MTU): the HA does, with the AN's fragmenter.
+        const n = ipv4FragmentCount(out, 0, io.tunnelMtu);
+        const frag = new Uint8Array(io.tunnelMtu);
+        for (let k = 0; k < n; k++) {
+          const len = n === 1 ? out.length : writeIpv4Fragment(out, 0, io.tunnelMtu, k, frag, 0);
+          tunnels[t.gre ? 47 : 41].send(n === 1 ? out : frag.subarray(0, len));
+        }
+        if (n > 1) line("tunnel-fragmented", { nai: o.nai, length: out.length, fragments: n });
       } catch (e) {
         line("dropped", { what: "to-tunnel", reason: e instanceof Error ? e.message : String(e), nai: o.nai });
       }
