@@ -49,14 +49,15 @@ export class TunnelMtuTable {
   /**
    * A "fragmentation needed" report (RFC 1191): `reported` is the next-hop MTU (0 when
    * the router did not say: the plateau below the quoted packet's length is taken).
-   * Returns the new path MTU when it went down, else null (a report never raises it).
+   * Returns the new path MTU when it went down, else null (a report never raises it,
+   * and one not below the quoted packet's length is ignored).
    */
   lower(homeAgent: number, reported: number, quotedLength: number, now: number): number | null {
     let mtu = reported;
-    if (mtu === 0 || mtu >= quotedLength) {
-      // RFC 1191 5: a next-hop MTU not below the packet's own size is meaningless; guess.
-      mtu = PLATEAUS.find((p) => p < quotedLength) ?? 68;
-    }
+    // RFC 1191 5: a router that does not say (0): guess the plateau below the packet's size.
+    if (mtu === 0) mtu = PLATEAUS.find((p) => p < quotedLength) ?? 68;
+    // A next-hop MTU not below the packet that "did not fit" is bogus (RFC 5927 5.2): nothing to learn.
+    else if (mtu >= quotedLength) return null;
     mtu = Math.max(this.floor, Math.min(mtu, this.uplinkMtu));
     if (mtu >= this.pathMtu(homeAgent, now)) return null;
     this.entries.set(homeAgent, { mtu, loweredAt: now });

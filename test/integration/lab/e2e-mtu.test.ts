@@ -60,10 +60,9 @@ function tsharkUdpInTunnel(file: string): { src: string; dst: string; plen: numb
 }
 
 async function telemetry(an: AnProcess): Promise<Record<string, unknown>> {
-  const seen = an.logs.filter((l) => l.msg === "telemetry").length;
+  const before = new Set(an.logs.filter((l) => l.msg === "telemetry"));
   an.child.kill("SIGUSR2");
-  let n = 0;
-  const line = await an.waitForLog((l) => l.msg === "telemetry" && ++n > seen, "telemetry line", 5_000);
+  const line = await an.waitForLog((l) => l.msg === "telemetry" && !before.has(l), "telemetry line", 5_000);
   return (line.telemetry as { datapath: { mtu: Record<string, unknown> } }).datapath.mtu;
 }
 
@@ -178,6 +177,25 @@ describe.skipIf(skipReason !== undefined)("lab end to end: 1500-byte IPv6 packet
     expect(m.tooBig).toBe(m.packetTooBigSent);
     expect(m.fragmented).toBe(0);
     console.log(`MTU e2e, DF set: ${String(m.packetTooBigSent)} Packet Too Big sent; MN route: ${route.trim()}; ${r.received}/${r.sent} replies (lost: ${r.lostSeqs.join(",") || "none"})`);
+  });
+
+  it("DF set: an ICMPv4 'fragmentation needed' (next-hop MTU 1400) from inside the tunnel lowers the path MTU for that HA; the MN's next PTB says 1380 and its packets fit again", async () => {
+    const mn = t.mns[1]!;
+    const coa = t.an(2).coas[0]!;
+    ha.command({ op: "frag-needed", coa, mtu: 1400 });
+    const logged = await an2.waitForLog((l) => typeof l.msg === "string" && l.msg.startsWith("ICMPv4 error 3/4 from 10.64.0.1"), "AN2 logs the ICMPv4 error", 5_000);
+    expect(logged).toMatchObject({ pathMtu: 1400 });
+    const core = await t.capture(t.core, "p-an2", "ip proto 41");
+    const r = await t.ping(mn.ns, LAB.cn, { count: 4, intervalMs: 300, size: FULL_SIZE_PAYLOAD });
+    const onWire = outerPackets(await core.stop());
+    expect(t.exec(mn.ns, "ip", "-6", "route", "get", LAB.cn)).toMatch(/\bmtu 1380\b/);
+    expect(r.lost).toBeLessThanOrEqual(1);
+    const up = onWire.filter((q) => q.src === coa && q.dst === LAB.ha);
+    expect(up.length).toBeGreaterThan(0);
+    expect(up.every((q) => q.df && q.length <= 1400)).toBe(true);
+    const m = await telemetry(an2);
+    expect(m).toMatchObject({ icmpErrors: 1, icmpFragmentationNeeded: 1, pathMtuLowered: 1, loweredPaths: 1, icmpIgnored: 0 });
+    console.log(`MTU e2e, ICMPv4 frag needed 1400: MN route mtu 1380, ${r.received}/${r.sent} replies, largest outer packet ${Math.max(...up.map((q) => q.length))}`);
   });
 });
 

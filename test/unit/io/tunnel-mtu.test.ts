@@ -43,10 +43,12 @@ describe("tunnel path MTU table (RFC 1191, RFC 4213 3.4)", () => {
     expect(narrow.lower(HA, 1450, 1500, 0)).toBeNull();
   });
 
-  it("next-hop MTU 0 (pre-RFC 1191 router) or not below the packet: the plateau below the packet's length", () => {
+  it("next-hop MTU 0 (pre-RFC 1191 router): the plateau below the packet's length; one not below the packet: ignored", () => {
     const t = new TunnelMtuTable(1500);
     expect(t.lower(HA, 0, 1520, 0)).toBe(1492);
-    expect(t.lower(OTHER, 1600, 1480, 0)).toBe(1006);
+    expect(t.lower(OTHER, 1480, 1480, 0)).toBeNull();
+    expect(t.lower(OTHER, 1600, 1480, 0)).toBeNull();
+    expect(t.pathMtu(OTHER, 0)).toBe(1500);
   });
 
   it("refuses an impossible uplink MTU", () => {
