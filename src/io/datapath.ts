@@ -14,7 +14,7 @@
 import type { TunnelTarget } from "../core/events.ts";
 import { ETHERNET_HEADER_LENGTH, ETHERTYPE_IPV6 } from "../wire/ethernet.ts";
 import { ICMPV4_DESTINATION_UNREACHABLE, ICMPV4_FRAGMENTATION_NEEDED, parseIcmpv4Error } from "../wire/icmpv4.ts";
-import { encodePacketTooBig, IPV6_MIN_MTU, mayAnswerWithPacketTooBig, packetTooBigLength } from "../wire/icmpv6-packet-too-big.ts";
+import { encodePacketTooBig, mayAnswerWithPacketTooBig, packetTooBigLength } from "../wire/icmpv6-packet-too-big.ts";
 import { IPPROTO_GRE, IPPROTO_ICMPV6, IPPROTO_IPV6 } from "../wire/ipv4.ts";
 import { ipv4FragmentCount, writeIpv4Fragment } from "../wire/ipv4-fragment.ts";
 import { formatIpv4 } from "../wire/ipv4-address.ts";
@@ -28,7 +28,7 @@ import type { NativeIoError } from "./native-addon.ts";
 import { interfaceInfo } from "./network-interface.ts";
 import { PacketBatch } from "./packet-batch.ts";
 import { TokenBuckets } from "./token-bucket.ts";
-import { TunnelMtuTable } from "./tunnel-mtu.ts";
+import { TunnelMtuTable, tunnelSendDecision } from "./tunnel-mtu.ts";
 import { TunnelProtocol, TunnelSocket } from "./tunnel-socket.ts";
 
 /** Packet Too Big per MN: a burst of 10, then 10 a second (RFC 4443 2.4 (f)). */
@@ -302,18 +302,14 @@ export class UserspaceDatapath implements Datapath {
     const b = this.toTunnels.get(protocol)!;
     const hdr = tunnelHeaderLength({ gre });
     const total = hdr + packet.length;
-    const pmtu = this.mtu.pathMtu(tunnel.homeAgent, this.now());
-    let dontFragment = this.outer.dontFragment;
-    if (dontFragment && total > pmtu) {
-      // RFC 4213 3.2.2: the tunnel is a link of MTU (path MTU - header), never below 1280;
-      // up to 1280 bytes go with DF clear (fragmented) when the path is narrower than that.
-      const linkMtu = Math.max(IPV6_MIN_MTU, pmtu - hdr);
-      if (packet.length > linkMtu) {
-        this.packetTooBig(mn, packet, linkMtu);
-        return;
-      }
-      dontFragment = false;
+    const ha = tunnel.homeAgent;
+    const pmtu = this.mtu.size === 0 ? this.mtu.uplinkMtu : this.mtu.pathMtu(ha, this.now());
+    const d = tunnelSendDecision(packet.length, hdr, pmtu, this.outer.dontFragment);
+    if (d.kind === "too-big") {
+      this.packetTooBig(mn, packet, d.mtu);
+      return;
     }
+    const dontFragment = d.dontFragment;
     if (total > b.slotSize) {
       this.counts.txOversize++;
       return;
@@ -322,9 +318,9 @@ export class UserspaceDatapath implements Datapath {
     const at = b.offset(b.count);
     b.bytes.set(packet, at + hdr);
     // DF-set (atomic) packets: identification 0, the kernel fills one in; others get ours (RFC 6864).
-    const identification = dontFragment ? 0 : this.ids.take(tunnel.homeAgent);
+    const identification = dontFragment ? 0 : this.ids.take(ha);
     writeTunnelHeaders(b.bytes, at, { src: tunnel.careOf, dst: tunnel.homeAgent, ttl: this.outer.ttl, dontFragment, identification, gre }, packet.length);
-    if (total <= pmtu) {
+    if (!d.fragment) {
       b.lengths[b.count] = total;
       b.count++;
       return;

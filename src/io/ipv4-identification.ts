@@ -10,15 +10,24 @@
 import { randomInt } from "node:crypto";
 
 export class Ipv4Identifications {
-  private readonly next = new Map<number, number>();
+  private readonly counters = new Map<number, { next: number }>();
+  /** Most ANs talk to one HA: the last counter used, without a Map lookup per packet. */
+  private lastHa = -1;
+  private last: { next: number } = { next: 1 };
 
   constructor(private readonly random: () => number = () => randomInt(1, 0x10000)) {}
 
   /** The Identification for the next DF-clear packet towards `homeAgent` (1..65535). */
   take(homeAgent: number): number {
-    let id = this.next.get(homeAgent);
-    if (id === undefined) id = this.random() & 0xffff || 1;
-    this.next.set(homeAgent, (id & 0xffff) === 0xffff ? 1 : id + 1);
+    let c = this.last;
+    if (homeAgent !== this.lastHa) {
+      c = this.counters.get(homeAgent) ?? { next: this.random() & 0xffff || 1 };
+      this.counters.set(homeAgent, c);
+      this.lastHa = homeAgent;
+      this.last = c;
+    }
+    const id = c.next;
+    c.next = id >= 0xffff ? 1 : id + 1;
     return id;
   }
 }

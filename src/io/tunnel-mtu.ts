@@ -73,3 +73,31 @@ export class TunnelMtuTable {
     return this.entries;
   }
 }
+
+/** RFC 8200 5: the smallest link MTU IPv6 may see. */
+const IPV6_MIN_LINK_MTU = 1280;
+
+export type TunnelSend =
+  /** Send with this DF bit; `fragment`: the outer packet is above the path MTU (DF is then clear). */
+  | { readonly kind: "send"; readonly dontFragment: boolean; readonly fragment: boolean }
+  /** DF set and the IPv6 packet is above the tunnel MTU: answer Packet Too Big with `mtu`, drop it. */
+  | { readonly kind: "too-big"; readonly mtu: number };
+
+const SEND_WHOLE_DF: TunnelSend = { kind: "send", dontFragment: true, fragment: false };
+const SEND_WHOLE: TunnelSend = { kind: "send", dontFragment: false, fragment: false };
+const SEND_FRAGMENTED: TunnelSend = { kind: "send", dontFragment: false, fragment: true };
+
+/**
+ * What to do with an IPv6 packet of `innerLength` bytes behind `headerLength` bytes
+ * of outer header on a path of `pathMtu`. DF clear: send, fragmented when above the
+ * path MTU. DF set, RFC 4213 3.2.2: the tunnel MTU is pathMtu - header, never below
+ * 1280; above it: Packet Too Big; at most 1280 on a path narrower than that: DF clear
+ * and fragmented.
+ */
+export function tunnelSendDecision(innerLength: number, headerLength: number, pathMtu: number, dontFragment: boolean): TunnelSend {
+  const fits = headerLength + innerLength <= pathMtu;
+  if (!dontFragment) return fits ? SEND_WHOLE : SEND_FRAGMENTED;
+  if (fits) return SEND_WHOLE_DF;
+  const linkMtu = Math.max(IPV6_MIN_LINK_MTU, pathMtu - headerLength);
+  return innerLength > linkMtu ? { kind: "too-big", mtu: linkMtu } : SEND_FRAGMENTED;
+}

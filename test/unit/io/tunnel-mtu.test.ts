@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { Ipv4Identifications } from "../../../src/io/ipv4-identification.ts";
 import { TokenBuckets } from "../../../src/io/token-bucket.ts";
-import { PMTU_AGING_MS, PMTU_FLOOR, TunnelMtuTable } from "../../../src/io/tunnel-mtu.ts";
+import { PMTU_AGING_MS, PMTU_FLOOR, TunnelMtuTable, tunnelSendDecision } from "../../../src/io/tunnel-mtu.ts";
 
 const HA = 0x0a400001;
 const OTHER = 0x0a400002;
@@ -89,5 +89,28 @@ describe("token buckets (RFC 4443 2.4 (f))", () => {
     const b = new TokenBuckets<number>(1, 1, 10);
     for (let i = 0; i < 25; i++) b.take(i, 0);
     expect(b.size).toBeLessThanOrEqual(10);
+  });
+});
+
+describe("the send decision (RFC 4213 3.2.2)", () => {
+  it("DF clear: whole when it fits, fragmented above the path MTU (6in4, GRE, GRE with key)", () => {
+    expect(tunnelSendDecision(1480, 20, 1500, false)).toEqual({ kind: "send", dontFragment: false, fragment: false });
+    expect(tunnelSendDecision(1500, 20, 1500, false)).toEqual({ kind: "send", dontFragment: false, fragment: true });
+    expect(tunnelSendDecision(1476, 24, 1500, false)).toMatchObject({ fragment: false });
+    expect(tunnelSendDecision(1473, 28, 1500, false)).toMatchObject({ fragment: true });
+  });
+
+  it("DF set: DF kept when it fits; above the tunnel MTU Packet Too Big with path MTU - header", () => {
+    expect(tunnelSendDecision(1480, 20, 1500, true)).toEqual({ kind: "send", dontFragment: true, fragment: false });
+    expect(tunnelSendDecision(1500, 20, 1500, true)).toEqual({ kind: "too-big", mtu: 1480 });
+    expect(tunnelSendDecision(1500, 28, 1500, true)).toEqual({ kind: "too-big", mtu: 1472 });
+    expect(tunnelSendDecision(1481, 24, 1500, true)).toEqual({ kind: "too-big", mtu: 1476 });
+    expect(tunnelSendDecision(1400, 20, 1400, true)).toEqual({ kind: "too-big", mtu: 1380 });
+  });
+
+  it("DF set on a path narrower than 1280 + header: PTB 1280 above it, DF clear and fragmented up to it", () => {
+    expect(tunnelSendDecision(1400, 20, 1000, true)).toEqual({ kind: "too-big", mtu: 1280 });
+    expect(tunnelSendDecision(1280, 20, 1000, true)).toEqual({ kind: "send", dontFragment: false, fragment: true });
+    expect(tunnelSendDecision(900, 20, 1000, true)).toEqual({ kind: "send", dontFragment: true, fragment: false });
   });
 });
