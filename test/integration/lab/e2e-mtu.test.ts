@@ -4,6 +4,7 @@
 // capture in the core sees the fragments, tshark reassembles them, replies arrive
 // whole. DF set (AN2): the MN gets ICMPv6 Packet Too Big with the tunnel MTU, its
 // kernel lowers the route's MTU and the next packets (IPv6-fragmented by the MN) fit.
+// AN1 runs 6in4 (pool mode, 20-byte outer header), AN2 GRE with keys (shared CoA, 28 bytes).
 import { execFileSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ETHERTYPE_IPV4, ETHERTYPE_IPV6, parseEthernet } from "../../../src/wire/ethernet.ts";
@@ -77,7 +78,7 @@ describe.skipIf(skipReason !== undefined)("lab end to end: 1500-byte IPv6 packet
     ha = await t.startHomeAgent({ ra: { mtuOption: false } });
     const daemon = t.buildDaemon();
     an1 = await startAn(t, 1, daemon);
-    an2 = await startAn(t, 2, daemon, t.anConfig(2, { tunnel: { dontFragment: true } }));
+    an2 = await startAn(t, 2, daemon, t.anConfig(2, { tunnel: { dontFragment: true } }, "shared"));
     await t.startEcho(t.cnNs);
   }, 90_000);
 
@@ -135,11 +136,11 @@ describe.skipIf(skipReason !== undefined)("lab end to end: 1500-byte IPv6 packet
     console.log(`MTU e2e, DF clear: ${r.received}/${r.sent} replies; AN1 fragmented ${String(m.fragmented)} packets into ${String(m.fragments)} fragments; tshark reassembled ${decoded.length} 1500-byte packets`);
   });
 
-  it("DF set: the MN receives Packet Too Big (MTU 1480, from the HA's link-local and MAC), its route's MTU drops and its next packets get through", async () => {
+  it("DF set, GRE with key: the MN receives Packet Too Big (MTU 1500 - 28 = 1472, from the HA's link-local and MAC), its route's MTU drops and its next packets get through", async () => {
     const mn = t.mns[1]!;
     await attach(t, mn, 2, an2);
     const atMn = await t.capture(mn.ns, "eth0", "icmp6");
-    const core = await t.capture(t.core, "p-an2", "ip proto 41");
+    const core = await t.capture(t.core, "p-an2", "ip proto 47");
     const r = await t.ping(mn.ns, LAB.cn, { count: 4, intervalMs: 300, size: FULL_SIZE_PAYLOAD });
     const ptbs = readPcap(await atMn.stop())
       .records.map((f) => f.data)
@@ -152,7 +153,7 @@ describe.skipIf(skipReason !== undefined)("lab end to end: 1500-byte IPv6 packet
     expect(formatMac(p, 0)).toBe(mn.mac);
     expect(formatIpv6(p, 14 + 8)).toBe(LAB.haLinkLocal);
     expect(formatIpv6(p, 14 + 24)).toBe(mn.homeAddress);
-    expect(new DataView(p.buffer, p.byteOffset).getUint32(14 + 44)).toBe(1480);
+    expect(new DataView(p.buffer, p.byteOffset).getUint32(14 + 44)).toBe(1472);
     // The quote is the MN's own packet: its source and destination.
     expect(formatIpv6(p, 14 + 48 + 8)).toBe(mn.homeAddress);
     expect(formatIpv6(p, 14 + 48 + 24)).toBe(LAB.cn);
@@ -160,10 +161,10 @@ describe.skipIf(skipReason !== undefined)("lab end to end: 1500-byte IPv6 packet
     const tshark = execFileSync("tshark", ["-r", atMn.file, "-Y", "icmpv6.type == 2", "-T", "fields", "-E", "separator=,", "-e", "icmpv6.type", "-e", "icmpv6.mtu", "-e", "icmpv6.checksum.status"], { encoding: "utf8" })
       .trim()
       .split("\n")[0];
-    expect(tshark).toBe("2,1480,1");
+    expect(tshark).toBe("2,1472,1");
 
     const route = t.exec(mn.ns, "ip", "-6", "route", "get", LAB.cn);
-    expect(route).toMatch(/\bmtu 1480\b/);
+    expect(route).toMatch(/\bmtu 1472\b/);
     expect(r.lost).toBeLessThanOrEqual(1);
     expect(r.lostSeqs.every((s) => s === 0)).toBe(true);
     // Nothing left AN2 above 1500 or without DF; the packets after the PTB were IPv6 fragments (next header 44) that fit.
@@ -171,6 +172,8 @@ describe.skipIf(skipReason !== undefined)("lab end to end: 1500-byte IPv6 packet
     const up = onWire.filter((q) => q.src === coa && q.dst === LAB.ha);
     expect(up.length).toBeGreaterThan(0);
     expect(up.every((q) => q.df && !q.mf && q.offset === 0 && q.length <= 1500)).toBe(true);
+    // The CN's 1500-byte replies came as GRE fragments from the HA and reached the MN reassembled.
+    expect(onWire.filter((q) => q.src === LAB.ha && q.dst === coa && q.mf).length).toBeGreaterThanOrEqual(3);
 
     const m = await telemetry(an2);
     expect(m.packetTooBigSent).toBeGreaterThanOrEqual(1);
@@ -179,23 +182,23 @@ describe.skipIf(skipReason !== undefined)("lab end to end: 1500-byte IPv6 packet
     console.log(`MTU e2e, DF set: ${String(m.packetTooBigSent)} Packet Too Big sent; MN route: ${route.trim()}; ${r.received}/${r.sent} replies (lost: ${r.lostSeqs.join(",") || "none"})`);
   });
 
-  it("DF set: an ICMPv4 'fragmentation needed' (next-hop MTU 1400) from inside the tunnel lowers the path MTU for that HA; the MN's next PTB says 1380 and its packets fit again", async () => {
+  it("DF set: an ICMPv4 'fragmentation needed' (next-hop MTU 1400) from inside the tunnel lowers the path MTU for that HA; the MN's next PTB says 1372 and its packets fit again", async () => {
     const mn = t.mns[1]!;
     const coa = t.an(2).coas[0]!;
     ha.command({ op: "frag-needed", coa, mtu: 1400 });
     const logged = await an2.waitForLog((l) => typeof l.msg === "string" && l.msg.startsWith("ICMPv4 error 3/4 from 10.64.0.1"), "AN2 logs the ICMPv4 error", 5_000);
     expect(logged).toMatchObject({ pathMtu: 1400 });
-    const core = await t.capture(t.core, "p-an2", "ip proto 41");
+    const core = await t.capture(t.core, "p-an2", "ip proto 47");
     const r = await t.ping(mn.ns, LAB.cn, { count: 4, intervalMs: 300, size: FULL_SIZE_PAYLOAD });
     const onWire = outerPackets(await core.stop());
-    expect(t.exec(mn.ns, "ip", "-6", "route", "get", LAB.cn)).toMatch(/\bmtu 1380\b/);
+    expect(t.exec(mn.ns, "ip", "-6", "route", "get", LAB.cn)).toMatch(/\bmtu 1372\b/);
     expect(r.lost).toBeLessThanOrEqual(1);
     const up = onWire.filter((q) => q.src === coa && q.dst === LAB.ha);
     expect(up.length).toBeGreaterThan(0);
     expect(up.every((q) => q.df && q.length <= 1400)).toBe(true);
     const m = await telemetry(an2);
     expect(m).toMatchObject({ icmpErrors: 1, icmpFragmentationNeeded: 1, pathMtuLowered: 1, loweredPaths: 1, icmpIgnored: 0 });
-    console.log(`MTU e2e, ICMPv4 frag needed 1400: MN route mtu 1380, ${r.received}/${r.sent} replies, largest outer packet ${Math.max(...up.map((q) => q.length))}`);
+    console.log(`MTU e2e, ICMPv4 frag needed 1400: MN route mtu 1372, ${r.received}/${r.sent} replies, largest outer packet ${Math.max(...up.map((q) => q.length))}`);
   });
 });
 
