@@ -121,10 +121,16 @@ export function writeIpv4Fragment(buf: Uint8Array, offset: number, mtu: number, 
   if (fragmentOffset > 0x1fff) throw new RangeError("fragment offset exceeds 13 bits");
   if (!inPlace) {
     // Payload first, header after: the header bytes of fragment 0 written in place never hide payload.
-    out.set(buf.subarray(offset + l.headerLength + start, offset + l.headerLength + start + chunk), outOffset + hl);
-    out.set(buf.subarray(offset, offset + 20), outOffset);
-    if (index === 0) out.set(buf.subarray(offset + 20, offset + l.headerLength), outOffset + 20);
-    else {
+    const from = offset + l.headerLength + start;
+    // Within one buffer (the datapath's send batch) copyWithin avoids a view per copy.
+    if (out === buf) {
+      out.copyWithin(outOffset + hl, from, from + chunk);
+      out.copyWithin(outOffset, offset, offset + (index === 0 ? l.headerLength : 20));
+    } else {
+      out.set(buf.subarray(from, from + chunk), outOffset + hl);
+      out.set(buf.subarray(offset, offset + (index === 0 ? l.headerLength : 20)), outOffset);
+    }
+    if (index > 0) {
       copyOptions(buf, offset, l.headerLength, out, outOffset + 20);
       const copied = copiedOptionsLength(buf, offset, l.headerLength);
       out.fill(0, outOffset + 20 + copied, outOffset + hl);
