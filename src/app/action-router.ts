@@ -36,7 +36,7 @@ export class ActionRouter implements ActionSink {
         if (!p.signalling.send(a.from, a.to, a.toPort, a.bytes)) this.signallingDropped++;
         return;
       case "to-tunnel":
-        p.datapath.toTunnel(a.tunnel, a.packet);
+        p.datapath.toTunnel(a.tunnel, a.packet, a.mac);
         return;
       case "to-mn":
         p.datapath.toMn(a.dst, a.src, a.packet);

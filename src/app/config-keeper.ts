@@ -17,6 +17,7 @@ const RESTART_ONLY: readonly { readonly path: string; readonly get: (c: AnConfig
   { path: "access.mac", get: (c) => c.access.mac },
   { path: "access.promiscuous", get: (c) => c.access.promiscuous },
   { path: "uplink.interface", get: (c) => c.uplink.interface },
+  { path: "tunnel.uplinkMtu", get: (c) => c.tunnel.uplinkMtu },
   { path: "stateFile", get: (c) => c.stateFile },
 ];
 

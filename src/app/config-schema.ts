@@ -158,8 +158,13 @@ export const configSchema = z
     tunnel: z
       .object({
         ttl: z.number().int().min(1).max(255).default(64),
-        /** RFC 4213 3.2: DF clear by default; the MN's MTU comes from the HA's RA. */
+        /**
+         * RFC 4213 3.2: DF clear (default): the AN fragments outer packets above the path MTU.
+         * DF set: packets above the tunnel MTU are answered with ICMPv6 Packet Too Big.
+         */
         dontFragment: z.boolean().default(false),
+        /** The uplink's MTU for tunnel packets, when narrower than the interface's (which caps it); default: the interface's. */
+        uplinkMtu: z.number().int().min(576).max(65535).optional(),
       })
       .strict()
       .prefault({}),

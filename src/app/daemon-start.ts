@@ -72,6 +72,7 @@ export async function openPorts(
       promiscuous: config.access.promiscuous,
       ttl: config.tunnel.ttl,
       dontFragment: config.tunnel.dontFragment,
+      ...(config.tunnel.uplinkMtu !== undefined ? { uplinkMtu: config.tunnel.uplinkMtu } : {}),
     });
   } catch (e) {
     log.fatal({ err: describeError(e) }, "cannot open the packet sockets (needs CAP_NET_RAW; interfaces must exist)");

@@ -135,6 +135,8 @@ export class Daemon implements SignalTarget {
       frameFromMn: (frame) => this.driver.input({ kind: "frame-from-mn", frame }),
       tunnelPacket: (outerSrc, outerDst, greKey, packet) => this.driver.input({ kind: "tunnel-packet", outerSrc, outerDst, greKey, packet }),
       tunnelPacketDropped: (cause) => this.events.once(cause, {}),
+      // RFC 4213 3.4: ICMPv4 errors about tunnel packets are logged as tunnel errors (once per cause).
+      tunnelIcmpError: (r) => this.events.once(`ICMPv4 error ${r.type}/${r.code} from ${r.from} about the tunnel to ${r.homeAgent}`, { pathMtu: r.pathMtu }),
       batchDone: () => this.driver.settle(),
       ioError: (where, error, stopped) => {
         if (!stopped) return this.events.once(`io ${where}: ${error.code}`, { err: describeError(error) });

@@ -84,6 +84,8 @@ export interface RawOpenOptions {
   readonly interface?: string;
   readonly receiveBufferBytes?: number;
   readonly sendBufferBytes?: number;
+  /** protocol 1 only: the kernel queues only ICMP error types 3, 11, 12 (ICMP_FILTER) */
+  readonly icmpErrorsOnly?: boolean;
 }
 
 export interface InterfaceInfo {

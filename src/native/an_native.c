@@ -41,6 +41,11 @@
 #ifndef PACKET_IGNORE_OUTGOING
 #define PACKET_IGNORE_OUTGOING 23
 #endif
+/* linux/icmp.h clashes with net/if.h (struct ifconf): its two raw-socket definitions here. */
+#ifndef ICMP_FILTER
+#define ICMP_FILTER 1
+#endif
+struct an_icmp_filter { uint32_t data; };
 #ifndef SKF_AD_VLAN_TAG_PRESENT
 #define SKF_AD_VLAN_TAG_PRESENT 48
 #endif
@@ -976,7 +981,7 @@ static napi_value f_open_packet(napi_env env, napi_callback_info info) {
   return obj;
 }
 
-/* openRawIPv4(protocol, { interface, receiveBufferBytes, sendBufferBytes })
+/* openRawIPv4(protocol, { interface, receiveBufferBytes, sendBufferBytes, icmpErrorsOnly })
  * IP_HDRINCL: the caller writes the IPv4 header, any source address (CAP_NET_RAW);
  * the kernel fills only the checksum, total length and (when 0) the identification.
  * Such packets are never fragmented: bigger than the route MTU gives EMSGSIZE. */
@@ -1004,6 +1009,14 @@ static napi_value f_open_raw(napi_env env, napi_callback_info info) {
   if (setsockopt(fd, IPPROTO_IP, IP_FREEBIND, &one, sizeof one) != 0) FAIL_FD(fd, "setsockopt(IP_FREEBIND)", NULL);
   if (*ifname && setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, ifname, (socklen_t)strlen(ifname)) != 0)
     FAIL_FD(fd, "setsockopt(SO_BINDTODEVICE)", ifname);
+  /* icmpErrorsOnly (protocol 1): the kernel queues only Destination Unreachable, Time
+   * Exceeded and Parameter Problem (ICMP_FILTER: a set bit drops that type), so echo
+   * traffic on the host never reaches the event loop. */
+  if (proto == IPPROTO_ICMP && opt_bool(env, opts, "icmpErrorsOnly", false)) {
+    struct an_icmp_filter filt;
+    filt.data = ~((1U << 3) | (1U << 11) | (1U << 12)); /* dest unreachable, time exceeded, parameter problem */
+    if (setsockopt(fd, SOL_RAW, ICMP_FILTER, &filt, sizeof filt) != 0) FAIL_FD(fd, "setsockopt(ICMP_FILTER)", NULL);
+  }
   set_buffers(fd, opt_u32(env, opts, "receiveBufferBytes", 0), opt_u32(env, opts, "sendBufferBytes", 0));
   return new_endpoint(env, KIND_RAW4, fd, idx, ifname);
 }

@@ -129,7 +129,7 @@ export class HaProcess extends JsonLineProcess<AnyLine> {
   }
 
   /** Sends a JSON-line command ({"op": "revoke", "nai"} or {"op": "bindings"}). */
-  command(cmd: { readonly op: "revoke"; readonly nai: string } | { readonly op: "bindings" }): void {
+  command(cmd: { readonly op: "revoke"; readonly nai: string } | { readonly op: "bindings" } | { readonly op: "frag-needed"; readonly coa: string; readonly mtu: number }): void {
     this.child.stdin?.write(`${JSON.stringify(cmd)}\n`);
   }
 }

@@ -365,7 +365,7 @@ export class Topology {
   }
 
   /** A ping over UDP (see tools/udp-ping.ts) from `ns` to an echo at `address`. */
-  ping(ns: string, address: string, o: { readonly count?: number; readonly intervalMs?: number; readonly waitMs?: number; readonly port?: number } = {}): Promise<PingSummary> {
+  ping(ns: string, address: string, o: { readonly count?: number; readonly intervalMs?: number; readonly waitMs?: number; readonly port?: number; readonly size?: number } = {}): Promise<PingSummary> {
     return this.traffic.ping(ns, address, o);
   }
 

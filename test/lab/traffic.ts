@@ -62,9 +62,9 @@ export class TrafficTools {
   }
 
   /** A ping over UDP (see tools/udp-ping.ts) from `ns` to an echo at `address`. */
-  async ping(ns: string, address: string, o: { readonly count?: number; readonly intervalMs?: number; readonly waitMs?: number; readonly port?: number } = {}): Promise<PingSummary> {
+  async ping(ns: string, address: string, o: { readonly count?: number; readonly intervalMs?: number; readonly waitMs?: number; readonly port?: number; readonly size?: number } = {}): Promise<PingSummary> {
     const count = o.count ?? 1;
-    const args = ["ping", address, "--count", String(count), "--interval", String(o.intervalMs ?? 200), "--wait", String(o.waitMs ?? 1000), "--port", String(o.port ?? LAB.echoPort)];
+    const args = ["ping", address, "--count", String(count), "--interval", String(o.intervalMs ?? 200), "--wait", String(o.waitMs ?? 1000), "--port", String(o.port ?? LAB.echoPort), ...(o.size !== undefined ? ["--size", String(o.size)] : [])];
     const r = await this.runTool(ns, "test/lab/tools/udp-ping.ts", args, count * (o.intervalMs ?? 200) + (o.waitMs ?? 1000) + 10_000, false);
     const s = r.lines.find((l) => typeof l.summary === "object");
     if (!s) throw new Error(`ping from ${ns} gave no summary: ${r.stderr}`);

@@ -85,6 +85,7 @@ export class Lab {
         contents: [
           'export * from "./src/io/access-link-socket.ts";',
           'export * from "./src/io/tunnel-socket.ts";',
+          'export * from "./src/io/icmp-error-socket.ts";',
           'export * from "./src/io/tun-device.ts";',
           'export * from "./src/io/network-interface.ts";',
           'export * from "./src/io/packet-batch.ts";',

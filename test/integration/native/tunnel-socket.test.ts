@@ -1,7 +1,9 @@
 // Raw IPv4 tunnel sockets (protocol 41 and 47, IP_HDRINCL) between two namespaces:
 // chosen source address, byte-exact on the wire, DF clear, whole packets received.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ETH_IPV4, fromHex, ipv4, ipv6, toHex } from "./frames.ts";
+import { encodeIcmpv4Error } from "../../../src/wire/icmpv4.ts";
+import { writeIpv4Fragment } from "../../../src/wire/ipv4-fragment.ts";
+import { ETH_IPV4, fromHex, icmpEcho, ipv4, ipv6, toHex } from "./frames.ts";
 import type { Agent } from "./netns-lab.ts";
 import { AgentError, Lab, labGate } from "./netns-lab.ts";
 
@@ -95,5 +97,40 @@ describe.skipIf(!gate.run)("TunnelSocket (raw IPv4) in netns", () => {
     const stats = await an.request<{ txPackets: number; txErrors: number; lastTxError: string }>("stats", { handle: tx.handle });
     expect(stats).toMatchObject({ txPackets: 2, txErrors: 2, lastTxError: "EMSGSIZE" });
     await an.request("close", { handle: tx.handle });
+  });
+
+  it("the kernel reassembles fragmented protocol 41 packets before the raw socket sees them (what the AN's downlink relies on)", async () => {
+    const rx = await an.request<Opened>("open", { kind: "tunnel", protocol: 41 });
+    const tx = await peer.request<Opened>("open", { kind: "tunnel", protocol: 41 });
+    await an.request("receive", { handle: rx.handle });
+    const whole = ipv4({ src: "10.41.0.2", dst: "10.41.0.1", protocol: 41, payload: ipv6(0x41f00000, 1460), id: 0x7777 });
+    expect(whole.length).toBe(1520);
+    const frags = [0, 1].map((k) => {
+      const out = new Uint8Array(1500);
+      return toHex(out.subarray(0, writeIpv4Fragment(whole, 0, 1000, k, out, 0)));
+    });
+    expect(frags.map((f) => f.length / 2)).toEqual([996, 544]);
+    expect(await peer.request("sendBatch", { handle: tx.handle, hexes: [frags[1], frags[0]] })).toBe(2);
+    await an.waitUntil(() => an.received(rx.handle).length > 0, "the reassembled packet");
+    expect(an.received(rx.handle).map((p) => p.hex)).toEqual([toHex(whole)]);
+    await an.request("close", { handle: rx.handle });
+    await peer.request("close", { handle: tx.handle });
+  });
+
+  it("the ICMP error socket gets errors with their quote, and no echo traffic (ICMP_FILTER)", async () => {
+    const rx = await an.request<Opened>("open", { kind: "icmp-errors" });
+    const tx = await peer.request<Opened>("open", { kind: "tunnel", protocol: 1 });
+    await an.request("receive", { handle: rx.handle });
+    const quote = ipv4({ src: "10.41.0.1", dst: "10.41.0.99", protocol: 41, payload: ipv6(0x99, 8), df: true }).subarray(0, 28);
+    const icmp = new Uint8Array(8 + quote.length);
+    encodeIcmpv4Error(icmp, 0, 3, 4, 1400, quote);
+    const error = ipv4({ src: "10.41.0.2", dst: "10.41.0.1", protocol: 1, payload: icmp });
+    const echo = icmpEcho("10.41.0.2", "10.41.0.1", 0x77, 1, new Uint8Array(8));
+    expect(await peer.request("sendBatch", { handle: tx.handle, hexes: [toHex(echo), toHex(error), toHex(echo)] })).toBe(3);
+    await an.waitUntil(() => an.received(rx.handle).length > 0, "the ICMP error");
+    await new Promise((r) => setTimeout(r, 200));
+    expect(an.received(rx.handle).map((p) => p.hex)).toEqual([toHex(error)]);
+    await an.request("close", { handle: rx.handle });
+    await peer.request("close", { handle: tx.handle });
   });
 });

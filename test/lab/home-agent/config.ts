@@ -49,6 +49,8 @@ export const haConfigSchema = z
         curHopLimit: z.number().int().min(0).max(255).default(64),
         /** Path MTU of the IPv4 core; the RA's MTU option is this minus the tunnel header. */
         outerMtu: z.number().int().min(1320).max(65535).default(1500),
+        /** false: the RA carries no MTU option (the MN then sends up to its link's MTU; the AN must fragment or answer PTB). */
+        mtuOption: z.boolean().default(true),
       })
       .strict()
       .prefault({}),
@@ -74,6 +76,8 @@ export const haConfigSchema = z
     hexDumps: z.boolean().default(false),
     /** I/O shell: TTL of the outer IPv4 header. */
     tunnelTtl: z.number().int().min(1).max(255).default(64),
+    /** I/O shell: outer packets above this are fragmented (DF clear), as an HA with a 1500-byte uplink does. */
+    tunnelMtu: z.number().int().min(576).max(65535).default(1500),
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -115,7 +119,7 @@ function codecOf(t: Validated["extensionTypes"]): MipCodecOptions {
 export interface LoadedHaConfig {
   readonly config: HaConfig;
   /** Settings of the I/O shell only. */
-  readonly io: { readonly tun: string; readonly hexDumps: boolean; readonly tunnelTtl: number; readonly clockOffsetMs: number };
+  readonly io: { readonly tun: string; readonly hexDumps: boolean; readonly tunnelTtl: number; readonly tunnelMtu: number; readonly clockOffsetMs: number };
 }
 
 /** Validates a parsed JSON value; throws one error listing every problem. */
@@ -145,6 +149,6 @@ export function loadHaConfig(raw: unknown): LoadedHaConfig {
       ipv4HomeAddresses: c.ipv4HomeAddresses.map((a) => parseIpv4(a)!),
       codec: codecOf(c.extensionTypes),
     },
-    io: { tun: c.tun, hexDumps: c.hexDumps, tunnelTtl: c.tunnelTtl, clockOffsetMs: c.clockOffsetMs },
+    io: { tun: c.tun, hexDumps: c.hexDumps, tunnelTtl: c.tunnelTtl, tunnelMtu: c.tunnelMtu, clockOffsetMs: c.clockOffsetMs },
   };
 }

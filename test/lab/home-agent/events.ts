@@ -50,7 +50,7 @@ export type HaEvent =
     }
   | { readonly type: "registration-denied"; readonly nai: string | null; readonly coa: string; readonly code: number; readonly reason: string }
   | { readonly type: "deregistered"; readonly nai: string; readonly coa: string; readonly removed: boolean }
-  | { readonly type: "ra-sent"; readonly nai: string; readonly coa: string; readonly solicited: boolean; readonly mtu: number }
+  | { readonly type: "ra-sent"; readonly nai: string; readonly coa: string; readonly solicited: boolean; readonly mtu: number | null }
   | { readonly type: "na-sent"; readonly nai: string; readonly target: string; readonly reason: "solicited" | "dad-defence" }
   | { readonly type: "proxy-dad"; readonly nai: string; readonly address: string; readonly result: "unique" | "duplicate" }
   | { readonly type: "address-learned"; readonly nai: string; readonly address: string }

@@ -483,7 +483,7 @@ export class HomeAgent {
   private sendRa(b: Binding, solicited: boolean): void {
     if (this.config.legacy) return;
     const r = this.config.ra;
-    const mtu = r.outerMtu - IPV4_HEADER - (b.gre ? (b.downlinkKey !== null ? 8 : 4) : 0);
+    const mtu = r.mtuOption ? r.outerMtu - IPV4_HEADER - (b.gre ? (b.downlinkKey !== null ? 8 : 4) : 0) : null;
     const ra = routerAdvertisement({
       linkLocal: this.config.linkLocal,
       mac: this.config.homeLinkMac,

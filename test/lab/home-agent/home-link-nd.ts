@@ -20,7 +20,8 @@ export interface RaParameters {
   readonly linkLocal: Uint8Array;
   readonly mac: Uint8Array;
   readonly prefix: Uint8Array;
-  readonly mtu: number;
+  /** null: no MTU option (the MN keeps its link's MTU). */
+  readonly mtu: number | null;
   readonly curHopLimit: number;
   readonly routerLifetimeS: number;
   readonly validLifetimeS: number;
@@ -46,7 +47,7 @@ export function routerAdvertisement(p: RaParameters): Uint8Array {
       retransTimer: 0,
       options: [
         { kind: "slla", address: p.mac },
-        { kind: "mtu", mtu: p.mtu },
+        ...(p.mtu === null ? [] : [{ kind: "mtu" as const, mtu: p.mtu }]),
         {
           kind: "prefix-info",
           prefixLength: 64,

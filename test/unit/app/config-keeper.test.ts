@@ -56,11 +56,11 @@ describe("ConfigKeeper (reload)", () => {
   it("accepts a valid file, reports fields that need a restart, and commits on request", () => {
     const k = keeper();
     writeFileSync(join(dir, "k.hex"), "aabbccddeeff00112233445566778899\n");
-    const good = { ...base, revision: 3, uplink: { interface: "up1" }, realms: [{ ...base.realms[0], key: `file:${join(dir, "k.hex")}` }], log: { level: "debug" } };
+    const good = { ...base, revision: 3, uplink: { interface: "up1" }, tunnel: { uplinkMtu: 1400 }, realms: [{ ...base.realms[0], key: `file:${join(dir, "k.hex")}` }], log: { level: "debug" } };
     const offer = k.offer(loadConfigFile(file("good.json", good), undefined));
     expect(offer.ok).toBe(true);
     if (!offer.ok) return;
-    expect(offer.needsRestart).toEqual(["uplink.interface"]);
+    expect(offer.needsRestart).toEqual(["uplink.interface", "tunnel.uplinkMtu"]);
     expect([...offer.engine.realms[0]!.mnHaKey.secret]).toEqual([...Buffer.from("aabbccddeeff00112233445566778899", "hex")]);
     expect(k.current.revision).toBe(1);
     k.commit(offer.config);

@@ -28,6 +28,15 @@ const problemPaths = (raw: unknown): string[] => {
 };
 
 describe("config schema", () => {
+  it("tunnel.uplinkMtu: optional (the interface's MTU), 576..65535 when given", () => {
+    expect(problemPaths(base)).toEqual([]);
+    expect(problemPaths({ ...base, tunnel: { uplinkMtu: 1400 } })).toEqual([]);
+    expect(problemPaths({ ...base, tunnel: { uplinkMtu: 500 } })).toEqual(["tunnel.uplinkMtu"]);
+    expect(problemPaths({ ...base, tunnel: { uplinkMtu: 1400.5 } })).toEqual(["tunnel.uplinkMtu"]);
+    const v = validateConfig(base);
+    expect(v.ok && v.config.tunnel.uplinkMtu).toBeUndefined();
+  });
+
   it("accepts 16-byte keys and refuses shorter ones, inline and in key files", () => {
     expect(problemPaths(base)).toEqual([]);
     expect(problemPaths({ ...base, realms: [{ ...base.realms[0], key: `hex:${KEY16.slice(2)}` }] })).toEqual(["realms.0.key"]);

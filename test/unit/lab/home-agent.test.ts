@@ -14,6 +14,7 @@ import type { NdMessage } from "../../../src/wire/ndisc.ts";
 import { parseNdPacket } from "../../../src/wire/ndisc.ts";
 import { addressResolutionSolicitation, dadNeighborSolicitation, echoRequestPacket, ethernetFrame, ip6, linkLocalOf, mac, routerSolicitation } from "../../support/frames.ts";
 import { CODEC, COA_POOL, derivedNaiOf, HA_MAC, KEY, MN1, MN2, SHARED_COA, v4 } from "../core/harness.ts";
+import { routerAdvertisement } from "../../lab/home-agent/home-link-nd.ts";
 import { anActions, anEvents, World } from "./pairing.ts";
 import type { AnNode } from "./pairing.ts";
 
@@ -322,5 +323,15 @@ describe("lab home agent paired with the AN engine", () => {
     const out = w2.ha.handle(0, { kind: "signalling", from: COA1, fromPort: 434, bytes: rrq });
     const ev = out.find((o) => o.kind === "event");
     expect(ev?.kind === "event" && ev.event).toMatchObject({ type: "registration-denied", code: 136 });
+  });
+
+  it("the RA carries the MTU option unless ra.mtuOption is false (the MTU e2e test runs without it)", () => {
+    const base = { linkLocal: ip6("fe80::1"), mac: mac("02:00:5e:00:53:01"), prefix: ip6(HOME), curHopLimit: 64, routerLifetimeS: 1800, validLifetimeS: 86400, preferredLifetimeS: 14400 };
+    const kinds = (mtu: number | null): string[] => {
+      const m = nd(routerAdvertisement({ ...base, mtu })).message;
+      return m.kind === "ra" ? m.options.map((o) => (o.kind === "mtu" ? `mtu ${o.mtu}` : o.kind)) : [];
+    };
+    expect(kinds(1480)).toEqual(["slla", "mtu 1480", "prefix-info"]);
+    expect(kinds(null)).toEqual(["slla", "prefix-info"]);
   });
 });
