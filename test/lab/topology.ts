@@ -31,7 +31,7 @@
 import { execFileSync } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { accessSync, chmodSync, constants, existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import type { z } from "zod";
 import type { configSchema } from "../../src/app/config-schema.ts";
@@ -387,11 +387,26 @@ export interface PingStream {
 }
 
 export const DAEMON_PATH = join(repoRoot, "dist/an.mjs");
-/** The single executable (node SEA) of the firmware, when one has been built. */
+/** The single executable (node SEA) of the firmware, when one has been built: build/images.mjs links it to dist/an-linux-x64. */
 export const DAEMON_BINARY_PATH = join(repoRoot, "dist/an");
 
-/** What runs the AN firmware: the single executable when built, else the bundled daemon. */
-export function defaultDaemon(): { readonly path: string; readonly kind: "single executable" | "bundled daemon" } | undefined {
+/**
+ * $AN_DAEMON: the firmware every lab test and the demo run instead of a bundle of
+ * the current source (CI sets it to the x64 single executable, dist/an-linux-x64,
+ * after build/ci-images.sh built it). Unset: undefined.
+ */
+export function daemonOverride(): string | undefined {
+  const d = process.env.AN_DAEMON;
+  if (d === undefined || d === "") return undefined;
+  const path = resolve(d);
+  if (!existsSync(path)) throw new Error(`AN_DAEMON=${d}: no such file (build it: node build/images.mjs --target x64)`);
+  return path;
+}
+
+/** What runs the AN firmware: $AN_DAEMON, else the single executable when built, else the bundled daemon. */
+export function defaultDaemon(): { readonly path: string; readonly kind: "single executable" | "bundled daemon" | "$AN_DAEMON" } | undefined {
+  const override = daemonOverride();
+  if (override !== undefined) return { path: override, kind: "$AN_DAEMON" };
   if (isExecutableFile(DAEMON_BINARY_PATH)) return { path: DAEMON_BINARY_PATH, kind: "single executable" };
   if (existsSync(DAEMON_PATH)) return { path: DAEMON_PATH, kind: "bundled daemon" };
   return undefined;
@@ -665,9 +680,12 @@ export class Topology {
 
   /**
    * Bundles the AN daemon from the current source (build/bundle.mjs) into the lab's
-   * temp dir, once per topology; returns the an.mjs path for startAn's `daemon`.
+   * temp dir, once per topology; returns the an.mjs path for startAn's `daemon`
+   * ($AN_DAEMON instead when set: see daemonOverride).
    */
   buildDaemon(): string {
+    const override = daemonOverride();
+    if (override !== undefined) return override;
     const dir = join(this.dir, "daemon");
     const file = join(dir, "an.mjs");
     if (!existsSync(file)) execFileSync(process.execPath, [join(repoRoot, "build/bundle.mjs"), "--outdir", dir], { stdio: "pipe", timeout: 120_000 });
@@ -689,7 +707,9 @@ export class Topology {
     writeFileSync(configFile, JSON.stringify(config, null, 2));
     const [cmd, ...first] = daemonCommand(daemon);
     const args = [...first, "run", "--config", configFile, ...(o.pcap !== undefined ? ["--pcap", o.pcap] : [])];
-    const child = this.lab.spawn(site.ns, cmd, args, { env: nativeEnv() });
+    // A bundle loads the addon from the source tree's build; a single executable its embedded one.
+    const { AN_NATIVE_ADDON: _fromTree, ...ownAddon } = process.env;
+    const child = this.lab.spawn(site.ns, cmd, args, { env: cmd === process.execPath ? nativeEnv() : ownAddon });
     const an = new AnProcess(site, child, configFile, o.pcap);
     this.processes.push(an);
     return an;
