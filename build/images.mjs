@@ -29,7 +29,7 @@
 import process from "node:process";
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -130,6 +130,13 @@ function checkBpfObject(path) {
   return { path, bytes: b };
 }
 
+function embeddedBoards() {
+  const dir = join(root, "board");
+  const boards = {};
+  for (const f of readdirSync(dir).sort()) if (f.endsWith(".json")) boards[f.slice(0, -5)] = JSON.parse(readFileSync(join(dir, f), "utf8"));
+  return boards;
+}
+
 async function bundleFor(target, addon, bpf, file, info) {
   await build({
     entryPoints: [join(root, "src/app/image-main.ts")],
@@ -148,6 +155,8 @@ async function bundleFor(target, addon, bpf, file, info) {
       AN_BUILD_TARGET: JSON.stringify(`linux-${target}`),
       AN_IMAGE_ADDON: JSON.stringify(readFileSync(addon).toString("base64")),
       AN_IMAGE_FASTPATH_BPF: JSON.stringify(bpf ? bpf.bytes.toString("base64") : ""),
+      // board/*.json built in: `an run --board rpi4-arm64` works with nothing beside the executable.
+      AN_EMBEDDED_BOARDS: JSON.stringify(embeddedBoards()),
     },
     banner: { js: 'var __anImageUrl = require("node:url").pathToFileURL(process.execPath).href;' },
     logLevel: "warning",
