@@ -141,6 +141,8 @@ async function bundleFor(target, addon, bpf, file, info) {
   await build({
     entryPoints: [join(root, "src/app/image-main.ts")],
     outfile: file,
+    // Paths in the bundle's comments are relative to this, not to the caller's cwd.
+    absWorkingDir: root,
     bundle: true,
     format: "cjs",
     platform: "node",
