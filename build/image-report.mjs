@@ -9,6 +9,7 @@
 import process from "node:process";
 import { execFileSync, spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
+import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
 
 // ARM under qemu-user costs seconds per start: few runs there (CI time).
@@ -38,6 +39,8 @@ function compressedBytes(file, tool) {
 const mb = (n) => (n === null ? "n/a" : `${(n / 1e6).toFixed(1)} MB`);
 
 export function writeReport(root, outdir, images, info, o = {}) {
+  // Wall times on a shared machine depend on its load: the report says what it was.
+  const loadBefore = loadavg()[0];
   const compressor = o.xz ? "xz -6 -T2" : "gzip -6";
   const rows = [];
   for (const img of images) {
@@ -55,10 +58,11 @@ export function writeReport(root, outdir, images, info, o = {}) {
       startSelftest: { meanMs: selftest.meanMs, minMs: selftest.minMs, runs: selftest.runs, exit: selftest.status },
     });
   }
-  const report = { commit: info.commit, version: info.version, fastpath: info.fastpath, host: `${process.arch}, ${process.env.CI ? "CI" : "dev"} machine`, images: rows };
+  const load = { before: Number(loadBefore.toFixed(2)), after: Number(loadavg()[0].toFixed(2)) };
+  const report = { load, commit: info.commit, version: info.version, fastpath: info.fastpath, host: `${process.arch}, ${process.env.CI ? "CI" : "dev"} machine`, images: rows };
   writeFileSync(join(outdir, "images-report.json"), `${JSON.stringify(report, null, 2)}\n`);
   const md = [
-    `Firmware ${info.version}, commit ${info.commit.slice(0, 12)}; fast-path object: ${info.fastpath ?? "none"}`,
+    `Firmware ${info.version}, commit ${info.commit.slice(0, 12)}; fast-path object: ${info.fastpath ?? "none"}; load average ${load.before} -> ${load.after} on ${cpus().length} CPUs`,
     "",
     `| image | Node | size | ${compressor.split(" -T")[0]} | \`--version\` mean (min) | \`selftest\` mean (exit) | run as |`,
     "| --- | --- | --- | --- | --- | --- | --- |",
