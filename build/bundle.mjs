@@ -4,16 +4,16 @@
 // are copied to dist/board/ for `an run --board NAME`.
 //   node build/bundle.mjs [--outdir DIR]
 import process from "node:process";
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { build } from "esbuild";
+import { gitCommit, packageVersion } from "./build-info.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const { values } = parseArgs({ options: { outdir: { type: "string" } } });
 const outdir = values.outdir ?? join(root, "dist");
-const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
 
 mkdirSync(outdir, { recursive: true });
 const result = await build({
@@ -27,7 +27,7 @@ const result = await build({
   legalComments: "none",
   // pino and its helpers are CommonJS: give them a real `require` for Node built-ins.
   banner: { js: 'import { createRequire as __anCreateRequire } from "node:module";\nconst require = __anCreateRequire(import.meta.url);' },
-  define: { AN_BUILD_VERSION: JSON.stringify(pkg.version) },
+  define: { AN_BUILD_VERSION: JSON.stringify(packageVersion(root)), AN_BUILD_COMMIT: JSON.stringify(gitCommit(root)), AN_BUILD_TARGET: JSON.stringify("bundle") },
   metafile: true,
   logLevel: "warning",
 });

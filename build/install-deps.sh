@@ -35,6 +35,10 @@ test=(
   "arm-linux-gnueabihf-g++:g++-arm-linux-gnueabihf"
   "/usr/aarch64-linux-gnu/include/stdio.h:libc6-dev-arm64-cross"
   "/usr/arm-linux-gnueabihf/include/stdio.h:libc6-dev-armhf-cross"
+  "/usr/aarch64-linux-gnu/lib/libstdc++.so.6:libstdc++6-arm64-cross"
+  "/usr/arm-linux-gnueabihf/lib/libstdc++.so.6:libstdc++6-armhf-cross"
+  "/usr/arm-linux-gnueabihf/lib/libatomic.so.1:libatomic1-armhf-cross"
+  "strip:binutils"
   "qemu-aarch64:qemu-user"
   "qemu-arm:qemu-user"
 )

@@ -14,6 +14,11 @@ export const boardSchema = z
     arch: z.enum(["x64", "arm64", "armv7l"]),
     description: z.string().max(500).default(""),
     interfaces: z.object({ access: ifname, uplink: ifname }).strict(),
+    /** hostapd on the access interface: its ctrl_interface directory (hostapd_cli -p), "" when the board has none. */
+    hostapd: z
+      .object({ controlPath: z.string().max(200).default("") })
+      .strict()
+      .prefault({}),
     paths: z
       .object({
         /** Restart state (session contexts); "" disables. */
@@ -63,16 +68,25 @@ export function boardCandidates(name: string, moduleUrl: string = import.meta.ur
 
 export type BoardResult = { ok: true; board: BoardProfile; path: string } | { ok: false; problems: string[] };
 
+// A single executable carries board/*.json (build/images.mjs): used when no file is found.
+declare const AN_EMBEDDED_BOARDS: Readonly<Record<string, unknown>> | undefined;
+
 export function loadBoard(name: string): BoardResult {
   const candidates = boardCandidates(name);
   const path = candidates.find((p) => existsSync(p));
-  if (!path) return { ok: false, problems: [`board ${name}: no profile found (looked in ${candidates.join(", ")})`] };
+  const embedded = typeof AN_EMBEDDED_BOARDS === "object" ? AN_EMBEDDED_BOARDS[name] : undefined;
+  if (!path && embedded === undefined) return { ok: false, problems: [`board ${name}: no profile found (looked in ${candidates.join(", ")})`] };
   let raw: unknown;
+  if (!path) return parseBoard(embedded, `(built in)/${name}.json`);
   try {
     raw = JSON.parse(readFileSync(path, "utf8"));
   } catch (e) {
     return { ok: false, problems: [`board ${path}: ${(e as Error).message}`] };
   }
+  return parseBoard(raw, path);
+}
+
+function parseBoard(raw: unknown, path: string): BoardResult {
   const r = boardSchema.safeParse(raw);
   if (!r.success) return { ok: false, problems: r.error.issues.map((i) => `board ${path}: ${i.path.map(String).join(".") || "(root)"}: ${i.message}`) };
   return { ok: true, board: r.data, path };

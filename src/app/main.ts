@@ -1,6 +1,7 @@
 // The `an` command line.
 //   an run --config FILE [--board NAME] [--pcap FILE]
 //   an check-config FILE [--board NAME]
+//   an selftest [--interface IF] [--emulated]
 //   an --version | an --help
 import { parseArgs } from "node:util";
 import { loadBoard } from "./board.ts";
@@ -11,7 +12,9 @@ import type { DaemonParts } from "./daemon.ts";
 import { createLogger } from "./logger.ts";
 import { ProcessSignals } from "./process-signals.ts";
 import type { SignalSource } from "./process-signals.ts";
-import { VERSION } from "./version.ts";
+import { runSelftest } from "./selftest.ts";
+import { IS_IMAGE } from "./image.ts";
+import { VERSION, versionLine } from "./version.ts";
 
 export const USAGE = `an ${VERSION}: Access Node firmware (IPv6-only mobile nodes over NetMIP4)
 
@@ -24,10 +27,18 @@ Usage:
       4 failed while running (a socket stopped, a crash): restart it.
   an check-config FILE [--board NAME]
       Validate a config file: every problem is listed (exit 1), or a summary (exit 0).
+  an selftest [--interface IF] [--emulated]
+      Known-answer checks (HMAC-MD5, RRQ encode, ND checksum, context signature) and
+      a packet socket opened and closed on IF (default lo) through the native addon
+      (needs CAP_NET_RAW). Exit 0 only when every check passes. --emulated: under
+      qemu-user, whose missing SOL_PACKET socket options are then not a failure.
   an --version
+      Firmware version, git commit, image target, CPU architecture, Node version.
   an --help
 
-Environment: AN_NATIVE_ADDON (path of an_native.node), AN_BOARD_DIR (board profiles).
+Environment: AN_NATIVE_ADDON (path of an_native.node, overrides an embedded one),
+AN_RUNTIME_DIR (where a single executable extracts its addon; must allow exec),
+AN_BOARD_DIR (board profiles).
 `;
 
 type Out = (line: string) => void;
@@ -88,6 +99,8 @@ export async function main(
         config: { type: "string", short: "c" },
         board: { type: "string", short: "b" },
         pcap: { type: "string" },
+        interface: { type: "string", short: "i" },
+        emulated: { type: "boolean" },
         version: { type: "boolean", short: "V" },
         help: { type: "boolean", short: "h" },
       },
@@ -99,7 +112,7 @@ export async function main(
   }
   const { values, positionals } = parsed;
   if (values.version) {
-    out(VERSION);
+    out(versionLine());
     return EXIT.ok;
   }
   const [command, ...rest] = positionals;
@@ -139,6 +152,12 @@ export async function main(
       signals.attach(started, started.log);
       return started.done;
     }
+    case "selftest":
+      if (rest.length > 0) {
+        err("usage: an selftest [--interface IF] [--emulated]");
+        return EXIT.usage;
+      }
+      return runSelftest({ interface: values.interface ?? "lo", emulated: values.emulated === true }, out);
     default:
       err(`unknown command ${command}; try: an --help`);
       return EXIT.usage;
@@ -147,6 +166,8 @@ export async function main(
 
 /** True when this module is the program (node dist/an.mjs, node src/app/main.ts). */
 function isEntryPoint(): boolean {
+  // A single executable starts through its own entry (src/app/image-main.ts).
+  if (IS_IMAGE) return false;
   const entry = process.argv[1];
   if (entry === undefined) return false;
   return import.meta.url === new URL(`file://${entry}`).href || /\/an(\.mjs)?$/.test(entry) || /\/main\.ts$/.test(entry);

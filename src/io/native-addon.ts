@@ -148,10 +148,20 @@ export function loadNativeAddon(path: string): NativeAddon {
 }
 
 let cached: NativeAddon | undefined;
+let embeddedLoader: (() => NativeAddon) | undefined;
 
-/** The process-wide addon, loaded on first use. */
+/**
+ * The process-wide addon, loaded on first use: $AN_NATIVE_ADDON when set, else the
+ * one embedded in a single executable (see useEmbeddedAddon), else a file found by
+ * addonCandidates.
+ */
 export function nativeAddon(): NativeAddon {
   if (cached) return cached;
+  const fromEnv = process.env.AN_NATIVE_ADDON;
+  if (embeddedLoader !== undefined && (fromEnv === undefined || fromEnv === "")) {
+    cached = embeddedLoader();
+    return cached;
+  }
   const candidates = addonCandidates();
   const path = candidates.find((p) => existsSync(p));
   if (path === undefined) {
@@ -166,4 +176,9 @@ export function nativeAddon(): NativeAddon {
 /** Installs an addon loaded elsewhere (e.g. extracted from a single-executable asset). */
 export function useNativeAddon(addon: NativeAddon): void {
   cached = addon;
+}
+
+/** A single executable's loader of its embedded addon (src/io/addon-extract.ts), run on first use. */
+export function useEmbeddedAddon(loader: () => NativeAddon): void {
+  embeddedLoader = loader;
 }

@@ -46,7 +46,7 @@ import { AnProcess, HaProcess, MnMonitor } from "./processes.ts";
 import { TrafficTools } from "./traffic.ts";
 import type { Capture, PingStream } from "./traffic.ts";
 
-export { DAEMON_BINARY_PATH, DAEMON_PATH, daemonAvailable, daemonCommand, defaultDaemon } from "./daemon-build.ts";
+export { DAEMON_BINARY_PATH, DAEMON_PATH, daemonAvailable, daemonCommand, daemonOverride, defaultDaemon } from "./daemon-build.ts";
 export { LAB } from "./lab-plan.ts";
 export type { AddressInfo, AnConfigFile, AnIndex, AnSite, HaLine, MnNode, MnSpec, PingSummary } from "./lab-plan.ts";
 export { AnProcess, HaProcess, LineReader, MnMonitor } from "./processes.ts";
@@ -351,7 +351,9 @@ export class Topology {
     writeFileSync(configFile, JSON.stringify(config, null, 2));
     const [cmd, ...first] = daemonCommand(daemon);
     const args = [...first, "run", "--config", configFile, ...(o.pcap !== undefined ? ["--pcap", o.pcap] : [])];
-    const child = this.lab.spawn(site.ns, cmd, args, { env: nativeEnv() });
+    // A bundle loads the addon from the source tree's build; a single executable its embedded one.
+    const { AN_NATIVE_ADDON: _fromTree, ...ownAddon } = process.env;
+    const child = this.lab.spawn(site.ns, cmd, args, { env: cmd === process.execPath ? nativeEnv() : ownAddon });
     const an = new AnProcess(site, child, configFile, o.pcap);
     this.processes.push(an);
     return an;

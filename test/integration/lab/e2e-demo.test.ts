@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { repoRoot } from "../../lab/bundle.ts";
+import { daemonOverride } from "../../lab/topology.ts";
 import { Lab, listNamespaces, netnsUnavailableReason } from "../../support/netns.ts";
 import { readPcap } from "../../support/pcap-reader.ts";
 
@@ -50,8 +51,13 @@ describe.skipIf(skipReason !== undefined)("the lab demo (npm run demo)", () => {
   beforeAll(() => {
     lab = new Lab("labdemo");
     dir = lab.tempDir("lab-demo-");
-    execFileSync(process.execPath, [join(repoRoot, "build/bundle.mjs"), "--outdir", join(dir, "daemon")], { stdio: "pipe", timeout: 120_000 });
-    daemon = join(dir, "daemon/an.mjs");
+    // $AN_DAEMON (CI: the x64 single executable) when set, else a bundle of the current source.
+    const override = daemonOverride();
+    if (override !== undefined) daemon = override;
+    else {
+      execFileSync(process.execPath, [join(repoRoot, "build/bundle.mjs"), "--outdir", join(dir, "daemon")], { stdio: "pipe", timeout: 120_000 });
+      daemon = join(dir, "daemon/an.mjs");
+    }
   }, 120_000);
 
   afterAll(() => lab?.cleanup());

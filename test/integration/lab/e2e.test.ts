@@ -1,10 +1,11 @@
 // End to end in the lab (issue 5): the AN daemon (bundled from the current source)
 // between a real Linux MN and the lab's home agent, the CN behind the HA.
+import { readlinkSync, realpathSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ETHERTYPE_IPV6, parseEthernet } from "../../../src/wire/ethernet.ts";
 import { IPPROTO_UDP } from "../../../src/wire/ipv4.ts";
 import { formatIpv6 } from "../../../src/wire/ipv6-address.ts";
-import { LAB, Topology } from "../../lab/topology.ts";
+import { daemonOverride, LAB, Topology } from "../../lab/topology.ts";
 import type { AnProcess, HaProcess, MnNode } from "../../lab/topology.ts";
 import { netnsUnavailableReason, waitFor } from "../../support/netns.ts";
 import { readPcap } from "../../support/pcap-reader.ts";
@@ -47,6 +48,12 @@ describe.skipIf(skipReason !== undefined)("lab end to end: AN daemon, real MN, H
   afterAll(async () => {
     await t?.stopProcesses();
     t?.cleanup();
+  });
+
+  it("runs the firmware it was given: $AN_DAEMON (CI: the x64 single executable) when set, else node with a bundle", () => {
+    const exe = readlinkSync(`/proc/${an1.child.pid}/exe`);
+    const override = daemonOverride();
+    expect(exe).toBe(realpathSync(override ?? process.execPath));
   });
 
   it("attach: registered, the MN autoconfigures its home address, pings go both ways; the HA gets the MN's packets byte for byte and the CN one hop less", async () => {

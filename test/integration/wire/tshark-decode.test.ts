@@ -27,6 +27,7 @@ import { encodeNd, ndEncodedLength } from "../../../src/wire/ndisc.ts";
 import type { NdMessage } from "../../../src/wire/ndisc.ts";
 import { PCAP_LINKTYPE_ETHERNET, pcapRecordForMillis, writePcapGlobalHeader, writePcapRecordHeader } from "../../../src/wire/pcap.ts";
 import { encodeIpv4Udp, ipv4UdpLength } from "../../../src/wire/udp.ts";
+import { SELFTEST_NS, SELFTEST_RRQ } from "../../../src/app/selftest.ts";
 
 const tsharkMissing = (() => {
   try {
@@ -232,5 +233,29 @@ describe.skipIf(tsharkMissing !== undefined)("tshark decodes what we encode", ()
     expect(rows[2]![6]).toBe("2001:db8:1::");
     expect(rows[3]![4]).toBe("02:00:00:00:00:02");
     expect(rows[3]![7]).toBe("1");
+  });
+
+  // `an selftest` compares against hard-coded goldens (src/app/selftest.ts): here an
+  // independent decoder says they are what they claim to be.
+  test("the selftest's golden RRQ and NS decode as claimed, with a good authenticator and checksum", () => {
+    const rrq = Uint8Array.from(Buffer.from(SELFTEST_RRQ.golden, "hex"));
+    const [row] = tshark([udpFrame(SELFTEST_RRQ.params.careOf, SELFTEST_RRQ.params.homeAgent, rrq)], [
+      "mip.type", "mip.d", "mip.g", "mip.life", "mip.homeaddr", "mip.haaddr", "mip.coa", "mip.ident", "mip.nai", "mip.auth.spi", "mip.auth.auth", "mip.ext.type", "mip.ext.rev.tstamp",
+    ]);
+    const [type, d, g, life, home, ha, coa, ident, nai, spi, auth, extTypes, revTs] = row!;
+    expect([type, d, g, life, home, ha, coa]).toEqual(["1", "1", "1", "600", "0.0.0.0", "10.0.0.2", "10.0.0.10"]);
+    // tshark shows the identification as an NTP timestamp (date and time of its upper 32 bits).
+    const seconds = Number(SELFTEST_RRQ.params.identification >> 32n) - 2_208_988_800;
+    const iso = new Date(seconds * 1000).toISOString();
+    expect(ident).toContain(iso.slice(0, 4));
+    expect(ident).toContain(iso.slice(11, 19));
+    expect(nai).toBe(SELFTEST_RRQ.params.nai);
+    expect(Number(spi)).toBe(SELFTEST_RRQ.key.spi);
+    expect(auth!.replace(/:/g, "")).toBe(createHmac("md5", SELFTEST_RRQ.key.secret).update(rrq.subarray(0, rrq.length - 16)).digest("hex"));
+    expect(extTypes!.split(",").map(Number)).toEqual([131, opts.ipv6HoaRequestType, 137, opts.greKeyType, 32]);
+    expect(Number(revTs)).toBe(SELFTEST_RRQ.params.revocationTimestamp);
+    const ns = ndFrame(SELFTEST_NS.src, SELFTEST_NS.dst, SELFTEST_NS.message, MN_MAC, parseMac("33:33:ff:00:00:01")!);
+    const [nsRow] = tshark([ns], ["icmpv6.type", "icmpv6.checksum", "icmpv6.checksum.status", "icmpv6.nd.ns.target_address"]);
+    expect(nsRow).toEqual(["135", `0x${SELFTEST_NS.checksum.toString(16).padStart(4, "0")}`, "1", "fe80::1"]);
   });
 });
