@@ -24,7 +24,8 @@ import type { EngineCounters } from "./counters.ts";
 import { DeadlineQueue } from "./deadlines.ts";
 import type { Action, AnEvent, ReleaseReason, TunnelTarget, Trigger } from "./events.ts";
 import { HoldPool } from "./hold-buffer.ts";
-import { findRealm, realmOf, resolveIdentity } from "./identity.ts";
+import { AuthorisedStations } from "./authorised-stations.ts";
+import { realmForNai, resolveIdentity } from "./identity.ts";
 import { inspectDownlink, inspectUplink } from "./ipv6-inspect.ts";
 import type { RandomSource } from "./random.ts";
 import { registrationRequest, signedRegistrationRequest, signedRevocationAcknowledgment } from "./registration.ts";
@@ -87,6 +88,8 @@ export class Engine {
   private readonly byKey = new Map<number, Session>();
   /** EAP identities seen before the MN's first NS/RS. */
   private readonly linkIdentities = new Map<string, string>();
+  /** Stations the link layer authorised (served only these when linkLayer.requireAuthorised). */
+  private readonly authorisedStations = new AuthorisedStations();
   /** Sessions by the low 32 bits of their newest identification (replies without an NAI). */
   private readonly byIdLow = new Map<number, Session>();
   /**
@@ -194,7 +197,7 @@ export class Engine {
       // A new key for the same HA applies from the session's next request. A session
       // whose realm moved to another HA keeps the HA it is registered with until it
       // ends: switching its tunnel without registering there would black-hole it.
-      const realm = findRealm(config, realmOf(s.nai));
+      const realm = realmForNai(config, s.nai);
       if (realm && realm.homeAgent === s.realm.homeAgent) s.realm = realm;
       s.tunnel = undefined;
     }
@@ -271,6 +274,11 @@ export class Engine {
     const seen = inspectUplink(frame, ipOffset);
     if (seen.kind === "malformed") {
       this.counters.framesMalformed++;
+      return;
+    }
+    // 802.1X: a station hostapd has not authorised never starts a session.
+    if (this.config.linkLayer?.requireAuthorised === true && !this.authorisedStations.hasFrameSource(frame)) {
+      this.counters.framesUnauthorised++;
       return;
     }
     const macBytes = frame.subarray(6, 12);
@@ -364,6 +372,7 @@ export class Engine {
     const macBytes = parseMac(mac);
     if (!macBytes) return;
     const key = formatMac(macBytes);
+    this.authorisedStations.add(macBytes);
     if (identity !== undefined) {
       // Bounded: stations that authenticate and never send ND must not grow it forever.
       this.linkIdentities.delete(key);
@@ -375,7 +384,9 @@ export class Engine {
     }
     // Draft 3.2.2 (last paragraphs): an MN known to be IPv6-only may be registered
     // as soon as the link is up; the engine does so when it has an identity for it.
-    if (!this.sessions.has(key) && identity !== undefined) this.startSession(now, key, macBytes, "station-authorised", identity);
+    // With a link-layer policy the config says; without one, only with an identity.
+    const eager = this.config.linkLayer ? this.config.linkLayer.registerOnAuthorised : identity !== undefined;
+    if (!this.sessions.has(key) && eager) this.startSession(now, key, macBytes, "station-authorised", identity);
   }
 
   private onStationLeft(now: number, mac: string): void {
@@ -383,6 +394,7 @@ export class Engine {
     if (!macBytes) return;
     const key = formatMac(macBytes);
     this.linkIdentities.delete(key);
+    this.authorisedStations.delete(macBytes);
     const s = this.sessions.get(key);
     // A cleanup deregistration still owed to the HA goes first (its deadline is
     // armed); the hold-off then releases the session.
@@ -406,6 +418,8 @@ export class Engine {
     const id = resolveIdentity(this.config, mac, identity ?? this.linkIdentities.get(mac));
     if ("reason" in id) {
       if (id.reason === "nai-too-long") this.counters.refusedNaiTooLong++;
+      else if (id.reason === "no-key") this.counters.refusedNoKey++;
+      else if (id.reason === "no-identity") this.counters.refusedNoIdentity++;
       else this.counters.refusedNoRealm++;
       this.emit({ type: "refused", mac, reason: id.reason, detail: id.nai });
       return undefined;
@@ -1009,7 +1023,7 @@ export class Engine {
 
   private onImport(now: number, c: SessionContext, resume: boolean): void {
     const macBytes = parseMac(c.mac);
-    const realm = findRealm(this.config, realmOf(c.nai));
+    const realm = realmForNai(this.config, c.nai);
     if (!macBytes || !realm || realm.homeAgent !== c.homeAgent) {
       this.counters.contextsRejected++;
       return;
