@@ -18,6 +18,7 @@ const RESTART_ONLY: readonly { readonly path: string; readonly get: (c: AnConfig
   { path: "access.promiscuous", get: (c) => c.access.promiscuous },
   { path: "uplink.interface", get: (c) => c.uplink.interface },
   { path: "stateFile", get: (c) => c.stateFile },
+  { path: "linkLayer.hostapdControl", get: (c) => c.linkLayer.hostapdControl },
 ];
 
 export class ConfigKeeper {

@@ -26,6 +26,7 @@ import { careOfAddresses, engineConfigOf, formatProblems, loadConfigFile } from 
 import { ConfigKeeper } from "./config-keeper.ts";
 import type { AnConfig } from "./config-schema.ts";
 import { EngineDriver, realTimerHost } from "./driver.ts";
+import { LinkLayer } from "./link-layer.ts";
 import { OncePerCause } from "./log-once.ts";
 import type { DestinationStream, Logger } from "./logger.ts";
 import { createLogger } from "./logger.ts";
@@ -104,6 +105,8 @@ export class Daemon implements SignalTarget {
   /** Controls replaced by a reload, finishing their running commands (closed at stop). */
   private retiredStations: CommandStationControl[] = [];
   private readonly stationCounters = newStationControlCounters();
+  /** hostapd's control interface (linkLayer.hostapdControl), if configured. */
+  private readonly linkLayer: LinkLayer | undefined;
   private stopping: Promise<number> | undefined;
   private resolveDone: (code: number) => void = () => {};
   /** Resolves with the exit code once stopped. */
@@ -122,6 +125,13 @@ export class Daemon implements SignalTarget {
     this.done = new Promise((r) => (this.resolveDone = r));
     this.keeper = new ConfigKeeper(config, accessMac);
     this.oncer = new OncePerCause(config.log.oncePerCauseS * 1000, () => clock.monotonicMs());
+    this.linkLayer = config.linkLayer.hostapdControl === "" ? undefined : new LinkLayer({
+      hostapdControl: config.linkLayer.hostapdControl,
+      missingGraceMs: config.linkLayer.missingGraceS * 1000,
+      feed: (input) => this.driver.feed(input),
+      log,
+      sessions: () => this.known,
+    });
     this.stationCommand = config.stationControl.detachCommand;
     this.stations = this.stationControl(this.stationCommand);
     this.router = new ActionRouter({
@@ -244,6 +254,7 @@ export class Daemon implements SignalTarget {
       },
     });
     this.driver.settle();
+    this.linkLayer?.start();
     this.feedWallClock();
     this.wallClockTimer = setInterval(() => this.tick(), WALL_CLOCK_INTERVAL_MS);
     this.wallClockTimer.unref();
@@ -260,12 +271,15 @@ export class Daemon implements SignalTarget {
         realms: c.realms.map((r) => ({ realm: r.realm, homeAgent: r.homeAgent, spi: r.spi })),
         pcap: this.args.pcapPath ?? null,
         stateFile: c.stateFile || null,
+        hostapd: c.linkLayer.hostapdControl || null,
       },
       "started",
     );
   }
 
   private stationControl(argv: readonly string[] | null): StationControl {
+    // No command but hostapd: the detach is a DEAUTHENTICATE on its control socket.
+    if (argv === null && this.linkLayer) return this.linkLayer.stationControl(this.stationCounters, (o) => this.onDetachOutcome(o));
     if (argv === null) {
       return new ReportingStationControl((mac, reason) => {
         this.stationCounters.requested++;
@@ -408,6 +422,7 @@ export class Daemon implements SignalTarget {
         queued: this.commandStations().reduce((n, c) => n + c.queued, 0),
       },
       causes: this.oncer.totals(),
+      linkLayer: this.linkLayer?.telemetry() ?? null,
       pcapRecords: this.pcap?.records ?? 0,
       inputs: this.driver.inputs,
       internalErrors: this.driver.internalErrors,
@@ -577,6 +592,7 @@ export class Daemon implements SignalTarget {
     this.driver.input({ kind: "shutdown", deregister });
     this.driver.settle();
     this.driver.stop();
+    this.linkLayer?.stop();
     // A detach still running is killed (and reported) while the signalling flushes.
     this.closeStations();
     await this.signalling.flushed(1000);
