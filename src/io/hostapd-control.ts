@@ -63,6 +63,14 @@ export interface HostapdControlOptions {
    * sees a station again at its next EAPOL frame.
    */
   readonly missingGraceMs?: number;
+  /**
+   * An AP-STA-DISCONNECTED is acted on this long after it arrived, unless hostapd
+   * says it is terminating (CTRL-EVENT-TERMINATING, AP-DISABLED) meanwhile: hostapd
+   * stopping "disconnects" every station just before it says so, and those stations
+   * then get the restart grace (missingGraceMs) instead of losing their sessions.
+   * 0: at once.
+   */
+  readonly leaveSettleMs?: number;
   /** Stations walked by one resync at most (a bound on a misbehaving peer). */
   readonly maxStations?: number;
 }
@@ -112,6 +120,8 @@ export class HostapdControl {
   private readonly eventSeq = new Map<string, number>();
   /** Known stations hostapd did not list after a reattach, waiting out the grace. */
   private readonly missing = new Set<string>();
+  /** Disconnects waiting out leaveSettleMs. */
+  private readonly leaving = new Map<string, unknown>();
   private readonly timers: ControlTimers;
   private readonly random: () => number;
   private readonly o: Required<Omit<HostapdControlOptions, "timers" | "random">>;
@@ -130,6 +140,7 @@ export class HostapdControl {
       pingIntervalMs: options.pingIntervalMs ?? 5000,
       replyTimeoutMs: options.replyTimeoutMs ?? 3000,
       missingGraceMs: options.missingGraceMs ?? 30_000,
+      leaveSettleMs: options.leaveSettleMs ?? 100,
       maxStations: options.maxStations ?? 100_000,
     };
   }
@@ -156,6 +167,7 @@ export class HostapdControl {
   stop(): void {
     this.stopped = true;
     for (const t of [this.retryTimer, this.pingTimer, this.graceTimer, this.replyTimer]) if (t !== undefined) this.timers.clearTimeout(t);
+    this.cancelLeaving();
     this.retryTimer = this.pingTimer = this.graceTimer = this.replyTimer = undefined;
     if (this.channel && this.attachedNow) {
       try {
@@ -218,6 +230,9 @@ export class HostapdControl {
   /** The connection is gone or useless: close it, forget in-flight commands, retry. */
   private lost(reason: string): void {
     if (this.stopped) return;
+    // Disconnects just before hostapd went away were its shutdown's: the stations stay
+    // known, and the resync after the reattach gives them the grace.
+    this.cancelLeaving();
     const wasAttached = this.attachedNow;
     this.drop();
     if (wasAttached) this.counters.detaches++;
@@ -320,17 +335,34 @@ export class HostapdControl {
     if (e.kind !== "station") return;
     switch (e.name) {
       case "AP-STA-CONNECTED":
+        // A disconnect still settling is real: the station came back, possibly as someone else.
+        if (this.leaving.has(e.mac)) this.leave(e.mac);
         void this.onConnected(e.mac, this.bump(e.mac));
         return;
-      case "AP-STA-DISCONNECTED":
+      case "AP-STA-DISCONNECTED": {
         this.bump(e.mac);
-        this.missing.delete(e.mac);
-        this.authorised.delete(e.mac);
-        this.o.onStation({ type: "left", mac: e.mac, via: "event" });
+        if (this.o.leaveSettleMs <= 0) return this.leave(e.mac);
+        if (this.leaving.has(e.mac)) return;
+        this.leaving.set(e.mac, this.timers.setTimeout(() => this.leave(e.mac), this.o.leaveSettleMs));
         return;
+      }
       default:
         this.o.onStation({ type: "eap", mac: e.mac, name: e.name });
     }
+  }
+
+  private leave(mac: string): void {
+    const timer = this.leaving.get(mac);
+    if (timer !== undefined) this.timers.clearTimeout(timer);
+    this.leaving.delete(mac);
+    this.missing.delete(mac);
+    this.authorised.delete(mac);
+    this.o.onStation({ type: "left", mac, via: "event" });
+  }
+
+  private cancelLeaving(): void {
+    for (const timer of this.leaving.values()) this.timers.clearTimeout(timer);
+    this.leaving.clear();
   }
 
   private bump(mac: string): number {

@@ -26,6 +26,7 @@ class ManualTimers implements ControlTimers {
   /** Advances the clock, firing due timers in order. */
   async advance(ms: number): Promise<void> {
     const end = this.now + ms;
+    await settle(); // what is already under way (replies a microtask away) comes before any timer
     for (;;) {
       const due = [...this.pending.entries()].filter(([, t]) => t.at <= end).sort((a, b) => a[1].at - b[1].at)[0];
       if (!due) break;
@@ -146,6 +147,9 @@ describe("HostapdControl", () => {
     await settle();
     expect(h.received).toContain(`STA ${A}`);
     h.event(`AP-STA-DISCONNECTED ${A}`);
+    await t.advance(99);
+    expect(stations.filter((s) => s.type === "left")).toEqual([]);
+    await t.advance(1);
     expect(stations).toEqual([
       { type: "eap", mac: A, name: "CTRL-EVENT-EAP-SUCCESS" },
       { type: "authorised", mac: A, identity: "alice@example.net", via: "event" },
@@ -163,8 +167,50 @@ describe("HostapdControl", () => {
     h.stations.set(A, { authorised: true, identity: "alice@example.net" });
     h.event(`AP-STA-CONNECTED ${A}`);
     h.event(`AP-STA-DISCONNECTED ${A}`); // before the STA reply (a microtask later)
-    await settle();
+    await t.advance(100);
     expect(stations).toEqual([{ type: "left", mac: A, via: "event" }]);
+  });
+
+  it("hostapd shutting down 'disconnects' every station first: those keep service through the restart grace", async () => {
+    const h = new ScriptedHostapd();
+    h.stations.set(A, { authorised: true, identity: "alice@example.net" });
+    const t = new ManualTimers();
+    const { c, stations } = client(h, t);
+    c.start();
+    await settle();
+    stations.length = 0;
+    // As hostapd 2.10 does on SIGTERM (recorded in the lab): AP-STA-DISCONNECTED per station, then AP-DISABLED.
+    h.event(`AP-STA-DISCONNECTED ${A}`);
+    h.event("AP-DISABLED ");
+    h.up = false;
+    await t.advance(500);
+    expect(stations).toEqual([]);
+    expect(c.isAuthorised(A)).toBe(true);
+    h.up = true;
+    h.stations.clear();
+    await t.advance(2000);
+    expect(c.attached).toBe(true);
+    expect(stations).toEqual([]);
+    // Not back within the grace: left then.
+    await t.advance(5000);
+    expect(stations).toEqual([{ type: "left", mac: A, via: "resync" }]);
+  });
+
+  it("a station that reconnects while its disconnect settles is reported left first (it may be someone else now)", async () => {
+    const h = new ScriptedHostapd();
+    const t = new ManualTimers();
+    const { c, stations, status } = client(h, t);
+    c.start();
+    await settle();
+    expect(status.at(-1)?.type).toBe("attached");
+    h.stations.set(A, { authorised: true, identity: "bob@example.net" });
+    h.event(`AP-STA-DISCONNECTED ${A}`);
+    h.event(`AP-STA-CONNECTED ${A}`);
+    await t.advance(1000);
+    expect(stations).toEqual([
+      { type: "left", mac: A, via: "event" },
+      { type: "authorised", mac: A, identity: "bob@example.net", via: "event" },
+    ]);
   });
 
   it("a station hostapd lists unauthorised is not served", async () => {
