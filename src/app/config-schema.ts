@@ -169,6 +169,11 @@ export const configSchema = z
         registerOnAuthorised: z.boolean().default(false),
         /** After hostapd restarts, a station it no longer lists keeps service this long before it is taken as gone. */
         missingGraceS: z.number().int().min(0).max(86_400).default(30),
+        /**
+         * A disconnect is acted on this long after hostapd reported it, unless hostapd says
+         * it is terminating meanwhile (its shutdown "disconnects" every station first). 0: at once.
+         */
+        leaveSettleMs: z.number().int().min(0).max(5000).default(100),
       })
       .strict()
       .prefault({}),

@@ -66,6 +66,7 @@ const WATCHED_COUNTERS: readonly (keyof EngineCounters)[] = [
   "framesNotIpv6",
   "framesUnknownMnNonTrigger",
   "framesDroppedNoService",
+  "framesUnauthorised",
   "packetsFromTunnelUnmatched",
   "packetsFromTunnelWrongSource",
   "packetsFromTunnelMalformed",
@@ -128,6 +129,7 @@ export class Daemon implements SignalTarget {
     this.linkLayer = config.linkLayer.hostapdControl === "" ? undefined : new LinkLayer({
       hostapdControl: config.linkLayer.hostapdControl,
       missingGraceMs: config.linkLayer.missingGraceS * 1000,
+      leaveSettleMs: config.linkLayer.leaveSettleMs,
       feed: (input) => this.driver.feed(input),
       log,
       sessions: () => this.known,

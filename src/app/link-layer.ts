@@ -12,6 +12,7 @@ import type { Logger } from "./logger.ts";
 export interface LinkLayerOptions {
   readonly hostapdControl: string;
   readonly missingGraceMs: number;
+  readonly leaveSettleMs?: number;
   readonly feed: (input: EngineInput) => void;
   readonly log: Logger;
   /** MACs of the sessions the AN holds (restored from the state file): dropped at the first attach if hostapd has not authorised them. */
@@ -32,6 +33,7 @@ export class LinkLayer {
       path: o.hostapdControl,
       open: o.open ?? openUnixChannel,
       missingGraceMs: o.missingGraceMs,
+      ...(o.leaveSettleMs !== undefined ? { leaveSettleMs: o.leaveSettleMs } : {}),
       onStation: (e) => this.onStation(e),
       onStatus: (s) => this.onStatus(s),
     });

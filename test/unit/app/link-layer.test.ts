@@ -11,9 +11,8 @@ import { createLogger } from "../../../src/app/logger.ts";
 
 const A = "02:00:00:00:00:b1";
 const B = "02:00:00:00:00:b2";
-const tick = async (): Promise<void> => {
-  for (let i = 0; i < 30; i++) await Promise.resolve();
-};
+/** Lets every scripted reply (a microtask each) and its continuations run. */
+const tick = (): Promise<void> => new Promise((r) => setTimeout(r, 20));
 
 function setup(restored: string[] = []) {
   const inputs: EngineInput[] = [];
