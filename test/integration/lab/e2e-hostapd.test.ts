@@ -96,6 +96,12 @@ describe.skipIf(skipReason !== undefined)("lab end to end with hostapd: 802.1X i
     expect(anEvents(an1, "session-started", mn.mac)).toEqual([]);
     expect(ha.events("registration-accepted").filter((e) => e.nai === BOB.identity || e.nai === mn.nai)).toEqual([]);
     expect(t.mnAddresses(mn).filter((a) => a.scope === "global")).toEqual([]);
+    // The AN saw its frames and dropped them as from an unauthorised station (telemetry on SIGUSR2).
+    const before = an1.logs.filter((l) => l.msg === "telemetry").length;
+    an1.child.kill("SIGUSR2");
+    await waitFor(() => (an1.logs.filter((l) => l.msg === "telemetry").length > before ? true : undefined), 5_000, "AN1 telemetry line");
+    const telemetry = an1.logs.filter((l) => l.msg === "telemetry").at(-1)!.telemetry as { engine: { framesUnauthorised: number } };
+    expect(telemetry.engine.framesUnauthorised).toBeGreaterThan(0);
     // hostapd agrees: the station is known, not authorised.
     expect(hostapdCli(t, 1, site, "sta", mn.mac)).not.toContain("[AUTHORIZED]");
   });
