@@ -23,6 +23,8 @@ export const boardSchema = z
       .object({
         /** Restart state (session contexts); "" disables. */
         stateFile: z.string().default(""),
+        /** hostapd's control socket for the access interface (<ctrl_interface>/<ifname>); "" none (no 802.1X). */
+        hostapdControl: z.string().default(""),
       })
       .strict()
       .prefault({}),
@@ -49,7 +51,12 @@ export function mergeUnder(under: Json, over: Json): Json {
 
 /** The config defaults a board contributes. */
 export function boardDefaults(b: BoardProfile): Record<string, Json> {
-  const base = { access: { interface: b.interfaces.access }, uplink: { interface: b.interfaces.uplink }, stateFile: b.paths.stateFile };
+  const base = {
+    access: { interface: b.interfaces.access },
+    uplink: { interface: b.interfaces.uplink },
+    stateFile: b.paths.stateFile,
+    ...(b.paths.hostapdControl !== "" ? { linkLayer: { hostapdControl: b.paths.hostapdControl } } : {}),
+  };
   return mergeUnder(base, b.defaults) as Record<string, Json>;
 }
 

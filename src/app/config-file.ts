@@ -8,6 +8,8 @@ import { boardDefaults, mergeUnder } from "./board.ts";
 import type { AnConfig, ConfigProblem } from "./config-schema.ts";
 import { jsonErrorPosition } from "./json-syntax.ts";
 import { toEngineConfig, validateConfig } from "./config-schema.ts";
+import type { KeyTable } from "./key-table.ts";
+import { parseKeyTable } from "./key-table.ts";
 
 export type LoadedConfig = { ok: true; config: AnConfig } | { ok: false; problems: ConfigProblem[] };
 
@@ -46,8 +48,22 @@ export function engineConfigOf(
       problems.push({ path: `realms.${i}.key`, message: (e as NodeJS.ErrnoException).code ? `cannot read key file: ${(e as NodeJS.ErrnoException).code}` : (e as Error).message });
     }
   });
+  let naiKeys: KeyTable | undefined;
+  if (config.keys.table !== "") {
+    let text: string | undefined;
+    try {
+      text = readFile(config.keys.table);
+    } catch (e) {
+      problems.push({ path: "keys.table", message: `cannot read ${config.keys.table}: ${(e as NodeJS.ErrnoException).code ?? "error"}` });
+    }
+    if (text !== undefined) {
+      const table = parseKeyTable(text, config.keys.table);
+      if (table.ok) naiKeys = table.keys;
+      else problems.push(...table.problems);
+    }
+  }
   if (problems.length > 0) return { ok: false, problems };
-  return { ok: true, engine: toEngineConfig(config, accessMac, readFile) };
+  return { ok: true, engine: toEngineConfig(config, accessMac, readFile, naiKeys) };
 }
 
 /** Every IPv4 care-of address the config may use (the signalling sockets to open). */

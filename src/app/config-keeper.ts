@@ -19,6 +19,7 @@ const RESTART_ONLY: readonly { readonly path: string; readonly get: (c: AnConfig
   { path: "uplink.interface", get: (c) => c.uplink.interface },
   { path: "tunnel.uplinkMtu", get: (c) => c.tunnel.uplinkMtu },
   { path: "stateFile", get: (c) => c.stateFile },
+  { path: "linkLayer.hostapdControl", get: (c) => c.linkLayer.hostapdControl },
 ];
 
 export class ConfigKeeper {

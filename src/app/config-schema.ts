@@ -9,6 +9,7 @@ import { parseIpv4 } from "../wire/ipv4-address.ts";
 import { parseMac } from "../wire/mac.ts";
 import { checkMipCodecOptions, DEFAULT_MIP_CODEC_OPTIONS } from "../wire/mip-extension.ts";
 import { isReservedSpi } from "../wire/mip-auth.ts";
+import type { MnHaKey } from "../wire/mip-auth.ts";
 
 const ipv4 = z.string().refine((s) => parseIpv4(s) !== null, { message: "not a dotted-quad IPv4 address" });
 const mac = z.string().refine((s) => parseMac(s) !== null, { message: "not a MAC address (aa:bb:cc:dd:ee:ff)" });
@@ -45,6 +46,11 @@ const realm = z
     homeAgent: ipv4,
     spi: z.number().int().min(0).max(0xffffffff).refine((s) => !isReservedSpi(s), { message: "SPI 0-255 is reserved (RFC 5944 1.6): use 256 or more" }),
     key: secret,
+    /**
+     * NAIs of this realm without an entry in the key table (keys.table) use this
+     * realm's key. Default: true without a key table, false with one.
+     */
+    keyFallback: z.boolean().optional(),
   })
   .strict();
 
@@ -138,8 +144,39 @@ export const configSchema = z
       .object({
         derivedRealm,
         provisioned: z.record(mac, naiString).default({}),
+        /** The NAI resolver chain (DESIGN 9), in order: the first that has an NAI for the station wins. */
+        order: z
+          .array(z.enum(["link-auth", "provisioned", "derived"]))
+          .min(1)
+          .max(3)
+          .refine((o) => new Set(o).size === o.length, { message: "a source is listed twice" })
+          .default(["link-auth", "provisioned", "derived"]),
       })
       .strict(),
+    /** Per-subscriber MN-HA keys: a file of `NAI SPI hex:KEY` lines (src/app/key-table.ts), re-read on SIGHUP; "" none. */
+    keys: z.object({ table: z.string().default("") }).strict().prefault({}),
+    /**
+     * Link-layer authentication (802.1X) through hostapd's control interface
+     * (src/io/hostapd-control.ts). hostapdControl: the socket of the access
+     * interface, <ctrl_interface>/<ifname> (e.g. /var/run/hostapd/wlan0); "" none.
+     */
+    linkLayer: z
+      .object({
+        hostapdControl: z.string().max(107, "a unix socket path is at most 107 bytes").default(""),
+        /** Serve only stations hostapd authorised. Default: true when hostapdControl is set. */
+        requireAuthorised: z.boolean().optional(),
+        /** Register a station when hostapd authorises it (draft 3.2.2, last paragraphs) instead of at its first NS/RS. */
+        registerOnAuthorised: z.boolean().default(false),
+        /** After hostapd restarts, a station it no longer lists keeps service this long before it is taken as gone. */
+        missingGraceS: z.number().int().min(0).max(86_400).default(30),
+        /**
+         * A disconnect is acted on this long after hostapd reported it, unless hostapd says
+         * it is terminating meanwhile (its shutdown "disconnects" every station first). 0: at once.
+         */
+        leaveSettleMs: z.number().int().min(0).max(5000).default(100),
+      })
+      .strict()
+      .prefault({}),
     registration,
     revocationSupport: z.boolean().default(true),
     extensionTypes: extensionTypesSchema,
@@ -199,6 +236,10 @@ export const configSchema = z
     });
     if (!realms.has(c.identity.derivedRealm.toLowerCase()) && !realms.has("*"))
       ctx.addIssue({ code: "custom", path: ["identity", "derivedRealm"], message: "no realm entry (nor \"*\") serves the derived realm" });
+    if (c.linkLayer.requireAuthorised === true && c.linkLayer.hostapdControl === "")
+      ctx.addIssue({ code: "custom", path: ["linkLayer", "requireAuthorised"], message: "needs linkLayer.hostapdControl: nothing would ever authorise a station" });
+    if (c.linkLayer.hostapdControl !== "" && !c.linkLayer.hostapdControl.startsWith("/"))
+      ctx.addIssue({ code: "custom", path: ["linkLayer", "hostapdControl"], message: "an absolute path" });
     if (c.careOf.mode === "pool" && new Set(c.careOf.addresses).size !== c.careOf.addresses.length)
       ctx.addIssue({ code: "custom", path: ["careOf", "addresses"], message: "an address is listed twice" });
   });
@@ -228,7 +269,13 @@ export function resolveSecret(spec: string, readFile: SecretReader): Uint8Array 
   return Uint8Array.from(Buffer.from(hex, "hex"));
 }
 
-export function toEngineConfig(c: AnConfig, accessMac: Uint8Array, readFile: SecretReader): EngineConfig {
+/** The engine's link-layer policy: none without hostapd (every station served). */
+function linkLayerPolicy(c: AnConfig): EngineConfig["linkLayer"] {
+  if (c.linkLayer.hostapdControl === "") return undefined;
+  return { requireAuthorised: c.linkLayer.requireAuthorised ?? true, registerOnAuthorised: c.linkLayer.registerOnAuthorised };
+}
+
+export function toEngineConfig(c: AnConfig, accessMac: Uint8Array, readFile: SecretReader, naiKeys?: ReadonlyMap<string, MnHaKey>): EngineConfig {
   const provisioned = new Map<string, string>();
   for (const [m, nai] of Object.entries(c.identity.provisioned)) {
     const bytes = parseMac(m)!;
@@ -237,9 +284,17 @@ export function toEngineConfig(c: AnConfig, accessMac: Uint8Array, readFile: Sec
   return {
     codec: { ipv6HoaRequestType: c.extensionTypes.ipv6HoaRequest, ipv6HoaType: c.extensionTypes.ipv6Hoa, greKeyType: c.extensionTypes.greKey },
     accessMac,
-    realms: c.realms.map((r) => ({ realm: r.realm, homeAgent: parseIpv4(r.homeAgent)!, mnHaKey: { spi: r.spi, secret: resolveSecret(r.key, readFile) } })),
+    realms: c.realms.map((r) => ({
+      realm: r.realm,
+      homeAgent: parseIpv4(r.homeAgent)!,
+      mnHaKey: { spi: r.spi, secret: resolveSecret(r.key, readFile) },
+      realmKeyFallback: r.keyFallback ?? c.keys.table === "",
+    })),
     derivedRealm: c.identity.derivedRealm,
     provisioned,
+    identityOrder: c.identity.order,
+    ...(naiKeys ? { naiKeys } : {}),
+    ...(linkLayerPolicy(c) ? { linkLayer: linkLayerPolicy(c) } : {}),
     careOf:
       c.careOf.mode === "pool"
         ? { mode: "pool", addresses: c.careOf.addresses.map((a) => parseIpv4(a)!) }

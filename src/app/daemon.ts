@@ -32,6 +32,7 @@ import type { Logger } from "./logger.ts";
 import { EXIT } from "./process-signals.ts";
 import type { SignalTarget } from "./process-signals.ts";
 import { RestartState } from "./restart-state.ts";
+import { LinkLayer } from "./link-layer.ts";
 import { StationControls } from "./station-controls.ts";
 import { TelemetrySampler } from "./telemetry-sampler.ts";
 import { VERSION } from "./version.ts";
@@ -50,6 +51,8 @@ export class Daemon implements SignalTarget {
   private readonly driver: EngineDriver;
   private readonly router: ActionRouter;
   private readonly stations: StationControls;
+  /** hostapd's control interface (linkLayer.hostapdControl), if configured. */
+  private readonly linkLayer: LinkLayer | undefined;
   private readonly state: RestartState;
   private readonly sampler: TelemetrySampler;
   private wallClockTimer: ReturnType<typeof setInterval> | undefined;
@@ -75,7 +78,19 @@ export class Daemon implements SignalTarget {
     this.done = new Promise((r) => (this.resolveDone = r));
     this.keeper = new ConfigKeeper(config, accessMac);
     this.events = new EventLog(log, config.log.oncePerCauseS * 1000, () => clock.monotonicMs());
-    this.stations = new StationControls(log, config.stationControl.detachCommand);
+    this.linkLayer =
+      config.linkLayer.hostapdControl === ""
+        ? undefined
+        : new LinkLayer({
+            hostapdControl: config.linkLayer.hostapdControl,
+            missingGraceMs: config.linkLayer.missingGraceS * 1000,
+            leaveSettleMs: config.linkLayer.leaveSettleMs,
+            feed: (input) => this.driver.feed(input),
+            log,
+            sessions: () => [...this.driver.engine.sessions()].map((s) => s.mac),
+          });
+    const link = this.linkLayer;
+    this.stations = new StationControls(log, config.stationControl.detachCommand, link ? (counters, report) => link.stationControl(counters, report) : undefined);
     this.router = new ActionRouter({
       signalling: recorder.signalling(signalling, signalling.port),
       datapath,
@@ -92,7 +107,7 @@ export class Daemon implements SignalTarget {
       this.events.once(`internal error in ${where}: ${error instanceof Error ? error.message : String(error)}`.slice(0, 200), {}),
     );
     this.state = new RestartState(() => this.config.stateFile, this.driver, clock, log, this.events, () => this.stopping !== undefined);
-    this.sampler = new TelemetrySampler({ driver: this.driver, datapath, signalling, router: this.router, stations: this.stations, events: this.events, recorder, clock, log });
+    this.sampler = new TelemetrySampler({ driver: this.driver, datapath, signalling, router: this.router, stations: this.stations, linkLayer: this.linkLayer, events: this.events, recorder, clock, log });
   }
 
   /** Starts the daemon; resolves with it running, or with an exit code when it could not start. */
@@ -147,6 +162,7 @@ export class Daemon implements SignalTarget {
       },
     });
     this.driver.settle();
+    this.linkLayer?.start();
     this.feedWallClock();
     this.wallClockTimer = setInterval(() => this.tick(), WALL_CLOCK_INTERVAL_MS);
     this.wallClockTimer.unref();
@@ -163,6 +179,7 @@ export class Daemon implements SignalTarget {
         realms: c.realms.map((r) => ({ realm: r.realm, homeAgent: r.homeAgent, spi: r.spi })),
         pcap: this.args.pcapPath ?? null,
         stateFile: c.stateFile || null,
+        hostapd: c.linkLayer.hostapdControl || null,
       },
       "started",
     );
@@ -279,6 +296,7 @@ export class Daemon implements SignalTarget {
     this.driver.input({ kind: "shutdown", deregister });
     this.driver.settle();
     this.driver.stop();
+    this.linkLayer?.stop();
     // A detach still running is killed (and reported) while the signalling flushes.
     this.stations.close();
     await this.signalling.flushed(1000);

@@ -1,8 +1,9 @@
 // How a DAD-failure detach reaches the link layer (stationControl.detachCommand):
-// the configured command, or, with none, a warning that it was only requested.
+// the configured command; with none, hostapd's DEAUTHENTICATE where a control
+// interface is configured (`linkFallback`), else a warning that it was only requested.
 // A reload may change the command: new requests go to the new one, the old one
 // finishes what it runs and is closed at stop.
-import type { DetachOutcome, StationControl } from "../io/station-control.ts";
+import type { DetachOutcome, StationControl, StationControlCounters } from "../io/station-control.ts";
 import { CommandStationControl, newStationControlCounters, ReportingStationControl } from "../io/station-control.ts";
 import type { Logger } from "./logger.ts";
 
@@ -16,6 +17,8 @@ export class StationControls implements StationControl {
   constructor(
     private readonly log: Logger,
     argv: readonly string[] | null,
+    /** No command but hostapd: the detach is a DEAUTHENTICATE on its control socket. */
+    private readonly linkFallback?: (counters: StationControlCounters, report: (o: DetachOutcome) => void) => StationControl,
   ) {
     this.argv = argv;
     this.current = this.controlFor(argv);
@@ -53,6 +56,7 @@ export class StationControls implements StationControl {
   }
 
   private controlFor(argv: readonly string[] | null): StationControl {
+    if (argv === null && this.linkFallback) return this.linkFallback(this.counters, (o) => this.onOutcome(o));
     if (argv === null) {
       return new ReportingStationControl((mac, reason) => {
         this.counters.requested++;

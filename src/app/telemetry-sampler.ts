@@ -21,6 +21,7 @@ const WATCHED_COUNTERS: readonly (keyof EngineCounters)[] = [
   "framesNotIpv6",
   "framesUnknownMnNonTrigger",
   "framesDroppedNoService",
+  "framesUnauthorised",
   "packetsFromTunnelUnmatched",
   "packetsFromTunnelWrongSource",
   "packetsFromTunnelMalformed",
@@ -37,6 +38,8 @@ export interface TelemetrySources {
   readonly signalling: SignallingSockets;
   readonly router: ActionRouter;
   readonly stations: StationControls;
+  /** hostapd's control interface, when configured. */
+  readonly linkLayer?: { telemetry(): unknown } | undefined;
   readonly events: EventLog;
   readonly recorder: PortRecorder;
   readonly clock: Clock;
@@ -86,6 +89,7 @@ export class TelemetrySampler {
       signalling: { ...signalling.stats(), dropped: router.signallingDropped },
       stations: stations.telemetry(),
       causes: events.totals(),
+      linkLayer: this.s.linkLayer?.telemetry() ?? null,
       pcapRecords: recorder.records,
       inputs: driver.inputs,
       internalErrors: driver.internalErrors,

@@ -9,6 +9,24 @@ export interface RealmConfig {
   readonly realm: string;
   readonly homeAgent: number;
   readonly mnHaKey: MnHaKey;
+  /**
+   * An NAI of this realm without its own entry in `naiKeys` is signed with the
+   * realm's key; false: it is refused ("no-key"). Absent: true.
+   */
+  readonly realmKeyFallback?: boolean;
+}
+
+/** The NAI resolver chain's links (DESIGN 9, draft 4). */
+export type IdentitySourceName = "link-auth" | "provisioned" | "derived";
+
+export const DEFAULT_IDENTITY_ORDER: readonly IdentitySourceName[] = ["link-auth", "provisioned", "derived"];
+
+/** What the link layer's authentication (802.1X via hostapd) means for serving stations. */
+export interface LinkLayerPolicy {
+  /** Only stations the link layer authorised are served: frames from any other MAC never start a session. */
+  readonly requireAuthorised: boolean;
+  /** Register a station as soon as it is authorised (draft 3.2.2, last paragraphs), not at its first NS/RS. */
+  readonly registerOnAuthorised: boolean;
 }
 
 export type CareOfConfig =
@@ -54,6 +72,15 @@ export interface EngineConfig {
   readonly derivedRealm: string;
   /** Provisioned identities by MAC (lowercase "aa:bb:cc:dd:ee:ff"). */
   readonly provisioned: ReadonlyMap<string, string>;
+  /** The resolver chain in order; absent: DEFAULT_IDENTITY_ORDER. */
+  readonly identityOrder?: readonly IdentitySourceName[];
+  /** MN-HA key and SPI per NAI (the provisioned key table); absent: every NAI uses its realm's key. */
+  readonly naiKeys?: ReadonlyMap<string, MnHaKey>;
+  /**
+   * Absent: no link-layer authentication; a station-authorised input with an
+   * identity registers at once, every station is served.
+   */
+  readonly linkLayer?: LinkLayerPolicy;
   readonly careOf: CareOfConfig;
   /**
    * What starts a session for an unknown station: its first NS or RS (the draft's

@@ -32,6 +32,12 @@ export function newEngineCounters() {
     refusedNaiInUse: 0,
     refusedStartRate: 0,
     refusedNaiTooLong: 0,
+    /** the resolver chain (identityOrder) found no NAI */
+    refusedNoIdentity: 0,
+    /** no key for the NAI in the key table and its realm's key not allowed */
+    refusedNoKey: 0,
+    /** frames from a station the link layer has not authorised (linkLayer.requireAuthorised) */
+    framesUnauthorised: 0,
     framesBadSourceMac: 0,
     requestsSent: 0,
     retransmissions: 0,

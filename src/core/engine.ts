@@ -26,7 +26,8 @@ import type { EngineParts } from "./engine-parts.ts";
 import type { Action, Trigger } from "./events.ts";
 import { Forwarding } from "./forwarding.ts";
 import { HoldPool } from "./hold-buffer.ts";
-import { findRealm, realmOf, resolveIdentity } from "./identity.ts";
+import { AuthorisedStations } from "./authorised-stations.ts";
+import { realmForNai, resolveIdentity } from "./identity.ts";
 import { inspectUplink } from "./ipv6-inspect.ts";
 import { Outbox } from "./outbox.ts";
 import type { RandomSource } from "./random.ts";
@@ -75,6 +76,8 @@ export class Engine {
   private readonly lifecycle: SessionLifecycle;
   /** EAP identities seen before the MN's first NS/RS. */
   private readonly linkIdentities = new Map<string, string>();
+  /** Stations the link layer authorised (served only these when linkLayer.requireAuthorised). */
+  private readonly authorisedStations = new AuthorisedStations();
   /** Session starts left in the current second (flood guard). */
   private startTokens = 0;
   private startTokensAt = -Infinity;
@@ -184,7 +187,7 @@ export class Engine {
       // A new key for the same HA applies from the session's next request. A session
       // whose realm moved to another HA keeps the HA it is registered with until it
       // ends: switching its tunnel without registering there would black-hole it.
-      const realm = findRealm(config, realmOf(s.nai));
+      const realm = realmForNai(config, s.nai);
       if (realm && realm.homeAgent === s.realm.homeAgent) s.realm = realm;
       s.tunnel = undefined;
     }
@@ -235,6 +238,11 @@ export class Engine {
       this.counters.framesMalformed++;
       return;
     }
+    // 802.1X: a station hostapd has not authorised never starts a session.
+    if (this.p.config.linkLayer?.requireAuthorised === true && !this.authorisedStations.hasFrameSource(frame)) {
+      this.counters.framesUnauthorised++;
+      return;
+    }
     const macBytes = frame.subarray(6, 12);
     const mac = formatMac(macBytes);
     // By default only ND from the MN's own stack starts a session (draft 3.2.2 step
@@ -279,6 +287,7 @@ export class Engine {
     const macBytes = parseMac(mac);
     if (!macBytes) return;
     const key = formatMac(macBytes);
+    this.authorisedStations.add(macBytes);
     if (identity !== undefined) {
       // Bounded: stations that authenticate and never send ND must not grow it forever.
       this.linkIdentities.delete(key);
@@ -289,8 +298,10 @@ export class Engine {
       }
     }
     // Draft 3.2.2 (last paragraphs): an MN known to be IPv6-only may be registered
-    // as soon as the link is up; the engine does so when it has an identity for it.
-    if (!this.p.table.has(key) && identity !== undefined) this.startSession(now, key, macBytes, "station-authorised", identity);
+    // as soon as the link is up. With a link-layer policy the config says; without one,
+    // only with an identity.
+    const eager = this.p.config.linkLayer ? this.p.config.linkLayer.registerOnAuthorised : identity !== undefined;
+    if (!this.p.table.has(key) && eager) this.startSession(now, key, macBytes, "station-authorised", identity);
   }
 
   private onStationLeft(now: number, mac: string): void {
@@ -298,6 +309,7 @@ export class Engine {
     if (!macBytes) return;
     const key = formatMac(macBytes);
     this.linkIdentities.delete(key);
+    this.authorisedStations.delete(macBytes);
     const s = this.p.table.get(key);
     // A cleanup deregistration still owed to the HA goes first (its timer is
     // armed); the hold-off then releases the session.
@@ -323,6 +335,8 @@ export class Engine {
     const id = resolveIdentity(config, mac, identity ?? this.linkIdentities.get(mac));
     if ("reason" in id) {
       if (id.reason === "nai-too-long") this.counters.refusedNaiTooLong++;
+      else if (id.reason === "no-key") this.counters.refusedNoKey++;
+      else if (id.reason === "no-identity") this.counters.refusedNoIdentity++;
       else this.counters.refusedNoRealm++;
       outbox.emit({ type: "refused", mac, reason: id.reason, detail: id.nai });
       return undefined;
@@ -376,7 +390,7 @@ export class Engine {
   private onImport(now: number, c: SessionContext, resume: boolean): void {
     const config = this.p.config;
     const macBytes = parseMac(c.mac);
-    const realm = findRealm(config, realmOf(c.nai));
+    const realm = realmForNai(config, c.nai);
     if (!macBytes || !realm || realm.homeAgent !== c.homeAgent) {
       this.counters.contextsRejected++;
       return;

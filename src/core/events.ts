@@ -15,7 +15,7 @@ export type ReleaseReason =
   | "shutdown"
   | "reconfigured";
 
-export type RefusalReason = "session-cap" | "coa-exhausted" | "no-realm" | "nai-in-use" | "nai-too-long" | "start-rate";
+export type RefusalReason = "session-cap" | "coa-exhausted" | "no-realm" | "nai-in-use" | "nai-too-long" | "start-rate" | "no-identity" | "no-key";
 
 export type AnEvent =
   | { readonly type: "session-started"; readonly mac: string; readonly nai: string; readonly identitySource: string; readonly trigger: Trigger; readonly careOf: string; readonly greKey: number | null }

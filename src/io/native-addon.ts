@@ -106,6 +106,8 @@ export interface NativeAddon {
   openRawIPv4(protocol: number, options?: RawOpenOptions): NativeEndpoint;
   openTun(name: string | null, options?: { readonly tap?: boolean }): NativeEndpoint;
   interfaceInfo(name: string): InterfaceInfo;
+  /** A datagram socket connected to a local (AF_UNIX) path, e.g. hostapd's control interface; optional: absent in older builds. */
+  openUnixDgram?(path: string): NativeEndpoint;
 }
 
 export const NATIVE_ABI = 1;

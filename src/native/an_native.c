@@ -1042,6 +1042,37 @@ static napi_value f_open_tun(napi_env env, napi_callback_info info) {
   return new_endpoint(env, KIND_TUN, fd, idx, ifr.ifr_name);
 }
 
+/* ------------------------------------------------- unix datagram (control sockets)
+ * openUnixDgram(path) -> endpoint connected to a local datagram socket, e.g.
+ * hostapd's control interface. The local end is autobound to a unique abstract
+ * address (bind with only the family), so the peer can reply and nothing is left
+ * in the filesystem. A connected datagram socket reads and writes one datagram
+ * per read()/write(), as a TUN fd does, so the endpoint uses that (KIND_TUN) path.
+ * ENOENT: no such socket; ECONNREFUSED: a stale socket file, nobody listening. */
+#include <stddef.h>
+#include <sys/un.h>
+static napi_value f_open_unix_dgram(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1] = {0};
+  char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (!get_string(env, argv[0], path, sizeof path) || path[0] == '\0')
+    return throw_arg(env, "path must be a non-empty string of at most 107 bytes");
+  int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return throw_errno(env, errno, "socket(AF_UNIX, SOCK_DGRAM)", NULL);
+  struct sockaddr_un local;
+  memset(&local, 0, sizeof local);
+  local.sun_family = AF_UNIX;
+  if (bind(fd, (struct sockaddr *)&local, sizeof(sa_family_t)) != 0) FAIL_FD(fd, "bind(AF_UNIX autobind)", NULL);
+  struct sockaddr_un peer;
+  memset(&peer, 0, sizeof peer);
+  peer.sun_family = AF_UNIX;
+  memcpy(peer.sun_path, path, strlen(path));
+  if (connect(fd, (struct sockaddr *)&peer, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(path) + 1)) != 0)
+    FAIL_FD(fd, "connect(AF_UNIX)", path);
+  return new_endpoint(env, KIND_TUN, fd, 0, "");
+}
+
 /* interfaceInfo(name) -> { name, index, mtu, mac: Uint8Array(6) | null, up } */
 static napi_value f_interface_info(napi_env env, napi_callback_info info) {
   size_t argc = 1;
@@ -1116,6 +1147,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"openRawIPv4", NULL, f_open_raw, NULL, NULL, NULL, napi_enumerable, NULL},
     {"openTun", NULL, f_open_tun, NULL, NULL, NULL, napi_enumerable, NULL},
     {"interfaceInfo", NULL, f_interface_info, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"openUnixDgram", NULL, f_open_unix_dgram, NULL, NULL, NULL, napi_enumerable, NULL},
     {"Endpoint", NULL, NULL, NULL, NULL, ctor, napi_enumerable, NULL},
   };
   CHECK(napi_define_properties(env, exports, sizeof fns / sizeof fns[0], fns));

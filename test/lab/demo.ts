@@ -14,7 +14,13 @@
 //   ping      arrival times of the UDP ping stream's replies in the MN (a probe every 20 ms)
 //   demo      the demo's clock around the one `ip -batch` that moves the MN's link
 //
-//   npm run demo [-- --pcap-dir DIR] [--json FILE] [--daemon PATH]
+//   npm run demo [-- --pcap-dir DIR] [--json FILE] [--daemon PATH] [--hostapd]
+//
+// --hostapd: 802.1X on the access network (issue 11; needs hostapd and wpa_supplicant):
+// hostapd (driver=wired, EAP-MD5 user file) on each AN's access port, wpa_supplicant in
+// the MN; the ANs serve only authorised stations and register one as soon as hostapd
+// authorises it, under its EAP identity. The timeline then shows authentication ->
+// registration.
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -24,10 +30,14 @@ import { formatMac } from "../../src/wire/mac.ts";
 import { MipMessageType } from "../../src/wire/mip-types.ts";
 import { parseNdPacket } from "../../src/wire/ndisc.ts";
 import { readPcap } from "../support/pcap-reader.ts";
+import { prepareHostapd, startHostapd, startSupplicant, wpaCli } from "./hostapd.ts";
+import type { EapUser, HostapdSite } from "./hostapd.ts";
 import { daemonCommand, defaultDaemon, LAB, Topology } from "./topology.ts";
 import type { AnIndex, AnProcess, HaProcess, MnKernelEvent, MnMonitor, MnNode, PingSummary } from "./topology.ts";
 
-const USAGE = "usage: npm run demo [-- --pcap-dir DIR] [--json FILE] [--daemon PATH]";
+const USAGE = "usage: npm run demo [-- --pcap-dir DIR] [--json FILE] [--daemon PATH] [--hostapd]";
+/** The MN's 802.1X credentials with --hostapd. */
+const MN_USER: EapUser = { identity: `alice@${LAB.realm}`, password: "alice-lab-secret" };
 const PING_INTERVAL_MS = 20;
 
 type Log = Readonly<Record<string, unknown>>;
@@ -140,16 +150,21 @@ class Demo {
   private readonly pcaps: Record<AnIndex, string>;
   private step = "setup";
   readonly figures: Figures;
+  /** The NAI the MN registers under: its EAP identity with --hostapd, else derived from its MAC. */
+  private readonly nai: string;
+  private supplicantStarted = false;
 
   constructor(
     private readonly daemon: { path: string; kind: string },
     pcapDir: string | undefined,
+    private readonly hostapd = false,
   ) {
     this.t = Topology.create({ label: "demo", mns: 1 });
     this.mn = this.t.mns[0]!;
+    this.nai = hostapd ? MN_USER.identity : this.mn.nai;
     const dir = pcapDir ?? this.t.file("");
     this.pcaps = { 1: join(dir, "an1.pcap"), 2: join(dir, "an2.pcap") };
-    this.figures = { daemon, mn: { mac: this.mn.mac, nai: this.mn.nai, address: null }, attach: {}, pings: {}, handover: {}, ok: false, timeline: [] };
+    this.figures = { daemon, mn: { mac: this.mn.mac, nai: this.nai, address: null }, attach: {}, pings: {}, handover: {}, ok: false, timeline: [] };
   }
 
   private begin(step: string): void {
@@ -180,15 +195,26 @@ class Demo {
     const mn = this.mn;
     this.begin("lab setup");
     this.ha = await t.startHomeAgent();
+    const sites: Partial<Record<AnIndex, HostapdSite>> = {};
+    if (this.hostapd) {
+      for (const i of [1, 2] as const) {
+        const site = prepareHostapd(t, i, [MN_USER]);
+        sites[i] = site;
+        await startHostapd(t, i, site);
+      }
+    }
     for (const i of [1, 2] as const) {
-      const config = t.anConfig(i);
+      const site = sites[i];
+      const config = site ? t.anConfig(i, { linkLayer: { hostapdControl: site.controlPath, registerOnAuthorised: true } }) : t.anConfig(i);
       this.an[i] = t.startAn(i, config, { daemon: this.daemon.path, pcap: this.pcaps[i] });
     }
     for (const i of [1, 2] as const) await this.an[i]!.waitForLog((l) => l.msg === "started", `AN${i} started`, 15_000);
+    if (this.hostapd) for (const i of [1, 2] as const) await this.an[i]!.waitForLog((l) => l.msg === "hostapd attached", `AN${i} attached to hostapd`, 10_000);
     await t.startEcho(t.cnNs);
     await t.startEcho(mn.ns);
     this.monitor = await t.monitorMn(mn);
     this.ok(`lab up: MN ${mn.mac}, AN1 and AN2 (${this.daemon.kind}), HA ${LAB.ha} with home prefix ${LAB.homePrefix}, CN ${LAB.cn}`);
+    if (this.hostapd) this.ok(`802.1X: hostapd (driver=wired, EAP-MD5) at both ANs, wpa_supplicant in the MN as ${MN_USER.identity}; only authorised stations are served`);
 
     await this.attach();
     await this.pingBothWays("at AN1", 1);
@@ -204,7 +230,11 @@ class Demo {
     const before = Date.now();
     t.moveMn(mn, 1);
     const after = Date.now();
-    const registered = await waitAnLog(an1, "registered", mn.mac, before, 10_000);
+    if (this.hostapd && !this.supplicantStarted) {
+      startSupplicant(t, mn, MN_USER);
+      this.supplicantStarted = true;
+    }
+    const registered = await waitAnLog(an1, "registered", mn.mac, before, this.hostapd ? 20_000 : 10_000);
     const usable = await this.monitor.waitFor((e) => kernelAddress(e, mn.homeAddress) && !e.deleted && !/tentative|dadfailed/.test(e.text), `${mn.homeAddress} usable`, 15_000);
     const address = await t.waitForGlobalAddress(mn, 5_000);
     this.check(address === mn.homeAddress, `the MN's global address is ${address}, expected ${mn.homeAddress} (SLAAC in ${LAB.homePrefix})`);
@@ -213,9 +243,9 @@ class Demo {
     const pcap = readAnPcap(this.pcaps[1], mn.mac);
     const started = anLog(an1, "session-started", mn.mac, before);
     const rrqLog = anLog(an1, "registration-sent", mn.mac, before);
-    const accepted = await ha.waitFor("registration-accepted", (e) => e.nai === mn.nai && e.t >= before, 5_000);
-    const raSent = ha.events("ra-sent").find((e) => e.nai === mn.nai && e.t >= before);
-    const dads = ha.events("proxy-dad").filter((e) => e.nai === mn.nai && e.t >= before);
+    const accepted = await ha.waitFor("registration-accepted", (e) => e.nai === this.nai && e.t >= before, 5_000);
+    const raSent = ha.events("ra-sent").find((e) => e.nai === this.nai && e.t >= before);
+    const dads = ha.events("proxy-dad").filter((e) => e.nai === this.nai && e.t >= before);
     const firstNd = pcap.ndFromMn[0];
     const rrq = pcap.signalling.find((s) => s.type === MipMessageType.RegistrationRequest && s.to === LAB.ha && s.t >= before);
     const reply = pcap.signalling.find((s) => s.type === MipMessageType.RegistrationReply && s.from === LAB.ha && s.t >= before);
@@ -228,7 +258,7 @@ class Demo {
     const trigger = String(eventOf(started!).trigger);
     const marks: Mark[] = [
       { what: "MN link plugged into AN1 (ip -batch returned)", t: after, source: "demo" },
-      { what: `session started at AN1 by the MN's first frame (trigger: ${trigger})`, t: logTime(started!), source: "AN log" },
+      { what: `session started at AN1 ${trigger === "station-authorised" ? "by hostapd's authorisation" : "by the MN's first frame"} (trigger: ${trigger})`, t: logTime(started!), source: "AN log" },
       { what: `RRQ sent (CoA ${accepted.coa} -> HA ${LAB.ha})`, t: rrq!.t, source: "AN pcap" },
       { what: "HA accepted, binding new, IPv6 HoA extension in the reply", t: accepted.t, source: "HA" },
       { what: "reply received", t: reply!.t, source: "AN pcap" },
@@ -244,6 +274,7 @@ class Demo {
     for (const d of dads) marks.push({ what: `HA proxy DAD for ${d.address}: ${d.result} (the MN's DAD NS)`, t: d.t, source: "HA" });
     const linkLocal = this.monitor.events.find((e) => e.t >= before && kernelAddress(e, mn.linkLocal) && !e.deleted && !/tentative|dadfailed/.test(e.text));
     if (linkLocal) marks.push({ what: `${mn.linkLocal} usable (DAD done)`, t: linkLocal.t, source: "MN kernel" });
+    marks.push(...this.authMarks(an1, before));
     const zero = carrier?.t ?? after;
     this.timeline("attach at AN1", zero, carrier ? "MN carrier up (MN kernel)" : "link plugged (demo)", marks);
 
@@ -264,10 +295,31 @@ class Demo {
     out();
     out(`  figures: first frame (trigger) -> RRQ sent ${dur(f.firstFrameToRrqMs)} -> reply ${dur(f.rrqToReplyMs)} -> RA delivered ${dur(f.replyToRaDeliveredMs)}`);
     out(`           -> address usable ${dur(f.raDeliveredToAddressUsableMs)} (the MN's own DAD); carrier up -> address usable ${dur(f.carrierUpToAddressUsableMs)}.`);
-    out(`           The lab's ANs start on any IPv6 frame (triggerOn "any-ipv6"): Linux's first frame is an MLD report, so the`);
-    out(`           session is bound before the MN's first NS/RS (first NS/RS -> RRQ ${dur(f.firstNdRsToRrqMs)}); its NS then goes straight to the HA.`);
+    if (this.hostapd) {
+      const success = this.authMarks(an1, before).find((m) => m.what.startsWith("EAP success"));
+      out(`           802.1X: the session starts when hostapd authorises the MN (${this.nai}); EAP success -> RRQ sent ${dur(success ? rrq!.t - success.t : undefined)}.`);
+      out(`           Frames before that (Linux's MLD, DAD NS, RS) are not served: the MN's RS retry gets the RA.`);
+    } else {
+      out(`           The lab's ANs start on any IPv6 frame (triggerOn "any-ipv6"): Linux's first frame is an MLD report, so the`);
+      out(`           session is bound before the MN's first NS/RS (first NS/RS -> RRQ ${dur(f.firstNdRsToRrqMs)}); its NS then goes straight to the HA.`);
+    }
     out();
     this.ok(`attached at AN1: registered with CoA ${accepted.coa}, the MN autoconfigured ${address} from the HA's prefix`);
+  }
+
+  /** EAP start, success and the authorisation, as the AN logged them (hostapd's events), with --hostapd. */
+  private authMarks(an: AnProcess, since: number): Mark[] {
+    if (!this.hostapd) return [];
+    const marks: Mark[] = [];
+    const mac = this.mn.mac;
+    const find = (msg: string, eap?: string): Log | undefined => an.logs.find((l) => l.msg === msg && l.mac === mac && (eap === undefined || l.eap === eap) && logTime(l) >= since);
+    const started = find("station eap", "CTRL-EVENT-EAP-STARTED");
+    const success = find("station eap", "CTRL-EVENT-EAP-SUCCESS");
+    const authorised = find("station authorised");
+    if (started) marks.push({ what: "EAP started (hostapd CTRL-EVENT-EAP-STARTED)", t: logTime(started), source: "AN log" });
+    if (success) marks.push({ what: "EAP success (hostapd CTRL-EVENT-EAP-SUCCESS)", t: logTime(success), source: "AN log" });
+    if (authorised) marks.push({ what: `station authorised (AP-STA-CONNECTED; STA gives identity ${String(authorised.identity)})`, t: logTime(authorised), source: "AN log" });
+    return marks;
   }
 
   private async pingBothWays(where: string, at: AnIndex): Promise<void> {
@@ -298,10 +350,16 @@ class Demo {
       const before = Date.now();
       t.moveMn(mn, 2);
       const after = Date.now();
-      const registered = await waitAnLog(an2, "registered", mn.mac, before, 10_000);
+      // wpa_supplicant -D wired does not follow carrier: told, as a roaming station re-authenticates at its new AP by itself.
+      let reauth: number | undefined;
+      if (this.hostapd) {
+        wpaCli(t, mn, "reauthenticate");
+        reauth = Date.now();
+      }
+      const registered = await waitAnLog(an2, "registered", mn.mac, before, this.hostapd ? 20_000 : 10_000);
       const resumedAfter = logTime(registered);
       await waitUntil(() => stream.replies.filter((r) => r.t > resumedAfter).length >= 25, 5_000, "ping replies through AN2");
-      const ack = await ha.waitFor("ack-received", (e) => e.nai === mn.nai && e.t >= before, 5_000);
+      const ack = await ha.waitFor("ack-received", (e) => e.nai === this.nai && e.t >= before, 5_000);
       const released = await waitAnLog(an1, "released", mn.mac, before, 5_000);
       summary = await stream.stop();
       this.figures.pings.stream = summary;
@@ -318,8 +376,8 @@ class Demo {
       const pcap2 = readAnPcap(this.pcaps[2], mn.mac);
       const rrq = pcap2.signalling.find((s) => s.type === MipMessageType.RegistrationRequest && s.to === LAB.ha && s.t >= before);
       const reply = pcap2.signalling.find((s) => s.type === MipMessageType.RegistrationReply && s.from === LAB.ha && s.t >= before);
-      const accepted = await ha.waitFor("registration-accepted", (e) => e.nai === mn.nai && e.t >= before, 5_000);
-      const revocation = ha.events("revocation-sent").find((e) => e.nai === mn.nai && e.t >= before);
+      const accepted = await ha.waitFor("registration-accepted", (e) => e.nai === this.nai && e.t >= before, 5_000);
+      const revocation = ha.events("revocation-sent").find((e) => e.nai === this.nai && e.t >= before);
       const revoked = anLog(an1, "revoked", mn.mac, before);
       const carrier = this.monitor.events.find((e) => e.kind === "link" && e.t >= before - 5 && /LOWER_UP/.test(e.text));
       this.check(accepted.binding === "moved" && accepted.coa === t.an(2).coas[0], `HA: ${JSON.stringify(accepted)}`);
@@ -336,6 +394,8 @@ class Demo {
         { what: "MN link moved to AN2 (ip -batch returned)", t: after, source: "demo" },
         { what: `last ping reply before the interruption`, t: gap.from, source: "ping" },
         { what: `session started at AN2 (trigger: ${String(eventOf(started ?? {}).trigger)})`, t: started ? logTime(started) : NaN, source: "AN log" },
+        ...this.authMarks(an2, before),
+        ...(reauth !== undefined ? [{ what: "MN's supplicant asked to re-authenticate at AN2 (wpa_cli returned)", t: reauth, source: "demo" }] : []),
         { what: `HA accepted, binding moved to ${accepted.coa}`, t: accepted.t, source: "HA" },
         { what: `HA revokes AN1's binding (${revocation!.coa}, RFC 3543)`, t: revocation!.t, source: "HA" },
         { what: "AN1 verified the revocation, acknowledged", t: logTime(revoked!), source: "AN log" },
@@ -414,9 +474,9 @@ async function waitUntil(check: () => boolean, timeoutMs: number, what: string):
 }
 
 async function main(): Promise<number> {
-  let values: { "pcap-dir"?: string; json?: string; daemon?: string; help?: boolean };
+  let values: { "pcap-dir"?: string; json?: string; daemon?: string; hostapd?: boolean; help?: boolean };
   try {
-    values = parseArgs({ options: { "pcap-dir": { type: "string" }, json: { type: "string" }, daemon: { type: "string" }, help: { type: "boolean", short: "h" } } }).values;
+    values = parseArgs({ options: { "pcap-dir": { type: "string" }, json: { type: "string" }, daemon: { type: "string" }, hostapd: { type: "boolean" }, help: { type: "boolean", short: "h" } } }).values;
   } catch (e) {
     process.stderr.write(`${(e as Error).message}\n${USAGE}\n`);
     return 2;
@@ -442,7 +502,7 @@ async function main(): Promise<number> {
   let demo: Demo | undefined;
   let code = 1;
   try {
-    demo = new Demo(found, pcapDir);
+    demo = new Demo(found, pcapDir, values.hostapd === true);
     await demo.run();
     code = 0;
   } catch (e) {

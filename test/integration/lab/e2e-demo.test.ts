@@ -10,6 +10,7 @@ import { createInterface } from "node:readline";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { repoRoot } from "../../lab/bundle.ts";
 import { daemonOverride } from "../../lab/topology.ts";
+import { hostapdUnavailableReason } from "../../lab/hostapd.ts";
 import { Lab, listNamespaces, netnsUnavailableReason } from "../../support/netns.ts";
 import { readPcap } from "../../support/pcap-reader.ts";
 
@@ -89,6 +90,23 @@ describe.skipIf(skipReason !== undefined)("the lab demo (npm run demo)", () => {
       expect(records.filter((x) => x.data[12] === 0x08 && x.data[13] === 0x00).length, an).toBeGreaterThanOrEqual(2);
     }
   }, 90_000);
+
+  // CI installs hostapd and wpasupplicant (.ci/run) and must not skip this.
+  it.skipIf(process.env.CI !== "true" && hostapdUnavailableReason() !== undefined)("--hostapd: 802.1X first; the timeline shows EAP success -> authorised -> session started -> RRQ, under the EAP identity", async () => {
+    const json = join(dir, "figures-hostapd.json");
+    const r = await runDemo(["--daemon", daemon, "--json", json, "--hostapd"], undefined, 90_000);
+    expect(r.code, r.stdout).toBe(0);
+    expect(namespacesOf(r.pid)).toEqual([]);
+    const f = JSON.parse(readFileSync(json, "utf8")) as { ok: boolean; mn: { nai: string }; timeline: { phase: string; what: string; t: number }[] };
+    expect(f.ok).toBe(true);
+    expect(f.mn.nai).toBe("alice@lab.example");
+    for (const phase of ["attach at AN1", "handover AN1 -> AN2"]) {
+      const at = (prefix: string): number => f.timeline.find((m) => m.phase === phase && m.what.startsWith(prefix))?.t ?? NaN;
+      const order = [at("EAP success"), at("station authorised"), at("session started at AN"), at("RRQ sent")];
+      expect(order.every(Number.isFinite), `${phase}: ${JSON.stringify(order)}`).toBe(true);
+      expect([...order].sort((a, b) => a - b), phase).toEqual(order);
+    }
+  }, 120_000);
 
   it("Ctrl-C (SIGINT) in the middle of the demo removes its lab", async () => {
     let sent = false;
