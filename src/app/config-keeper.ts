@@ -18,6 +18,8 @@ const RESTART_ONLY: readonly { readonly path: string; readonly get: (c: AnConfig
   { path: "access.promiscuous", get: (c) => c.access.promiscuous },
   { path: "uplink.interface", get: (c) => c.uplink.interface },
   { path: "stateFile", get: (c) => c.stateFile },
+  // The broker connection is opened at start (a remote config cannot change it: see remote-config.ts).
+  { path: "fleet", get: (c) => JSON.stringify(c.fleet ?? null) },
 ];
 
 export class ConfigKeeper {

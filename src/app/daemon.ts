@@ -22,15 +22,19 @@ import { formatIpv4, parseIpv4 } from "../wire/ipv4-address.ts";
 import { parseMac } from "../wire/mac.ts";
 import { ActionRouter } from "./action-router.ts";
 import type { BoardProfile } from "./board.ts";
-import { careOfAddresses, engineConfigOf, formatProblems, loadConfigFile } from "./config-file.ts";
+import type { LoadedConfig } from "./config-file.ts";
+import { careOfAddresses, engineConfigOf, formatProblems } from "./config-file.ts";
 import { ConfigKeeper } from "./config-keeper.ts";
 import type { AnConfig } from "./config-schema.ts";
 import { EngineDriver, realTimerHost } from "./driver.ts";
+import type { ApplyOutcome } from "./fleet-agent.ts";
+import { FleetAgent } from "./fleet-agent.ts";
 import { OncePerCause } from "./log-once.ts";
 import type { DestinationStream, Logger } from "./logger.ts";
 import { createLogger } from "./logger.ts";
 import { EXIT } from "./process-signals.ts";
 import type { SignalTarget } from "./process-signals.ts";
+import { loadEffectiveConfig } from "./remote-config.ts";
 import { VERSION } from "./version.ts";
 
 export interface DaemonArgs {
@@ -105,6 +109,9 @@ export class Daemon implements SignalTarget {
   private retiredStations: CommandStationControl[] = [];
   private readonly stationCounters = newStationControlCounters();
   private stopping: Promise<number> | undefined;
+  /** The fleet over MQTT (config.fleet); never awaited by the data plane. */
+  private fleet: FleetAgent | undefined;
+  private configSource: { from: string; note?: string } | undefined;
   private resolveDone: (code: number) => void = () => {};
   /** Resolves with the exit code once stopped. */
   readonly done: Promise<number>;
@@ -134,6 +141,7 @@ export class Daemon implements SignalTarget {
       onContextChanged: (mac) => {
         this.known.add(mac);
         this.stateDirty = true;
+        if (this.fleet) this.publishContext(mac);
       },
       onFlush: () => this.afterBurst(),
     });
@@ -145,7 +153,8 @@ export class Daemon implements SignalTarget {
 
   /** Starts the daemon; resolves with it running, or with an exit code when it could not start. */
   static async start(args: DaemonArgs, clock: Clock = systemClock, parts: DaemonParts = {}): Promise<Daemon | number> {
-    const loaded = loadConfigFile(args.configPath, args.board);
+    // The file, or the last remote config applied (fleet.configStore) when its revision is higher.
+    const loaded = loadEffectiveConfig(args.configPath, args.board);
     if (!loaded.ok) {
       const log = createLogger("info", parts.logDestination);
       for (const line of formatProblems(loaded.problems)) log.error({ problem: line }, "config problem");
@@ -206,6 +215,7 @@ export class Daemon implements SignalTarget {
     }
     const engine = new Engine(ec.engine, { random: systemRandom(), wallOffsetMs: clock.wallMs() - clock.monotonicMs() });
     const daemon = new Daemon(args, log, clock, config, accessMac, datapath, signalling, engine);
+    daemon.configSource = loaded.source;
     ref.daemon = daemon;
     daemon.run();
     return daemon;
@@ -260,9 +270,36 @@ export class Daemon implements SignalTarget {
         realms: c.realms.map((r) => ({ realm: r.realm, homeAgent: r.homeAgent, spi: r.spi })),
         pcap: this.args.pcapPath ?? null,
         stateFile: c.stateFile || null,
+        configFrom: this.configSource ?? null,
+        fleet: c.fleet ? { url: c.fleet.url, prefix: c.fleet.prefix } : null,
       },
       "started",
     );
+    this.startFleet();
+  }
+
+  private startFleet(): void {
+    if (!this.config.fleet) return;
+    const f = FleetAgent.start({
+      log: this.log,
+      board: this.args.board,
+      config: () => this.config,
+      apply: (candidate) => this.applyConfig(candidate),
+      telemetry: () => {
+        this.sampleDatapath();
+        return this.telemetry();
+      },
+      sessions: () => this.driver.engine.sessionCount,
+      exportContext: (mac) => this.driver.engine.exportContext(this.driver.now(), mac),
+      wallMs: () => this.clock.wallMs(),
+    });
+    if ("error" in f) this.log.error({ problem: f.error }, "fleet not started: serving without the broker");
+    else this.fleet = f;
+  }
+
+  private publishContext(mac: string): void {
+    const ctx = this.driver.engine.exportContext(this.driver.now(), mac);
+    if (ctx) this.fleet?.publishContext(ctx);
   }
 
   private stationControl(argv: readonly string[] | null): StationControl {
@@ -311,6 +348,8 @@ export class Daemon implements SignalTarget {
   }
 
   private onEvent(e: AnEvent): void {
+    this.fleet?.event(e);
+    if (e.type === "released" && e.reason !== "handed-over" && e.reason !== "revoked") this.fleet?.clearContext(e.mac);
     switch (e.type) {
       case "forged":
         return this.once(`forged ${e.what}: ${e.reason}`, { event: e });
@@ -409,6 +448,7 @@ export class Daemon implements SignalTarget {
       },
       causes: this.oncer.totals(),
       pcapRecords: this.pcap?.records ?? 0,
+      ...(this.fleet ? { fleet: this.fleet.stats() } : {}),
       inputs: this.driver.inputs,
       internalErrors: this.driver.internalErrors,
     };
@@ -481,25 +521,35 @@ export class Daemon implements SignalTarget {
 
   /** SIGHUP: validate the file again; apply it whole or keep the last good config. */
   reload(): Promise<void> {
-    this.reloading = this.reloading.then(() => this.reloadNow()).catch((e: unknown) => this.log.error({ err: describeError(e) }, "reload failed"));
-    return this.reloading;
+    return this.applyConfig(() => loadEffectiveConfig(this.args.configPath, this.args.board)).then(() => undefined);
   }
 
-  private async reloadNow(): Promise<void> {
-    if (this.stopping) return;
-    const offer = this.keeper.offer(loadConfigFile(this.args.configPath, this.args.board));
-    const keep = (problems: readonly { path: string; message: string }[]): void => {
+  /** The one way a config is replaced (SIGHUP, the fleet): serialized, applied whole or not at all. */
+  applyConfig(candidate: LoadedConfig | (() => LoadedConfig)): Promise<ApplyOutcome> {
+    const run = this.reloading.then(() => this.reloadNow(typeof candidate === "function" ? candidate() : candidate));
+    this.reloading = run.then(
+      () => undefined,
+      (e: unknown) => this.log.error({ err: describeError(e) }, "reload failed"),
+    );
+    return run.catch((e: unknown) => ({ ok: false as const, problems: [{ path: "(apply)", message: e instanceof Error ? e.message : String(e) }] }));
+  }
+
+  private async reloadNow(candidate: LoadedConfig): Promise<ApplyOutcome> {
+    if (this.stopping) return { ok: false, problems: [{ path: "(daemon)", message: "stopping" }] };
+    const offer = this.keeper.offer(candidate);
+    const keep = (problems: readonly { path: string; message: string }[]): ApplyOutcome => {
       for (const line of formatProblems(problems)) this.log.error({ problem: line }, "config problem");
       this.log.error({ problems: problems.length, keptRevision: this.config.revision }, "config reload refused: keeping the last good config");
+      return { ok: false, problems };
     };
     if (!offer.ok) return keep(offer.problems);
     const failures = await this.signalling.ensure(careOfAddresses(offer.config).map(ipv4));
     // Stopped while binding: the stop owns the sockets and the engine now.
-    if (this.stopping) return;
+    if (this.stopping) return { ok: false, problems: [{ path: "(daemon)", message: "stopping" }] };
     if (failures.length > 0) {
-      keep(failures.map((f) => ({ path: "careOf", message: `${f.address}: ${bindHint(f.code)}` })));
+      const out = keep(failures.map((f) => ({ path: "careOf", message: `${f.address}: ${bindHint(f.code)}` })));
       this.retireSockets(); // the ones this attempt opened
-      return;
+      return out;
     }
     const c = offer.config;
     this.driver.engine.reconfigure(offer.engine);
@@ -514,6 +564,7 @@ export class Daemon implements SignalTarget {
     if (!sameArgv(this.stationCommand, c.stationControl.detachCommand)) this.replaceStationControl(c.stationControl.detachCommand);
     if (offer.needsRestart.length > 0) this.log.warn({ fields: offer.needsRestart }, "changed fields take effect only after a restart");
     this.log.info({ revision: c.revision, level: c.log.level, sessions: this.driver.engine.sessionCount }, "config reloaded");
+    return { ok: true, needsRestart: offer.needsRestart };
   }
 
   /**
@@ -581,6 +632,7 @@ export class Daemon implements SignalTarget {
     this.closeStations();
     await this.signalling.flushed(1000);
     if (deregister) this.saveState([]);
+    await this.fleet?.stop(reason);
     this.log.info({ telemetry: this.telemetry() }, "telemetry");
     this.signalling.close();
     this.datapath.close();
