@@ -151,12 +151,13 @@ const fleet = z
     reconnect: z
       .object({
         initialMs: z.number().int().min(100).max(60_000).default(1000),
-        maxMs: z.number().int().min(1000).max(3_600_000).default(60_000),
+        maxMs: z.number().int().min(100).max(3_600_000).default(60_000),
         factor: z.number().min(1).max(4).default(2),
         /** Each delay is cut by up to this fraction at random, so a fleet does not reconnect in step. */
         jitter: z.number().min(0).max(1).default(0.5),
       })
       .strict()
+      .refine((r) => r.maxMs >= r.initialMs, { message: "maxMs must not be below initialMs" })
       .prefault({}),
     /** Bytes held for the broker while it is unreachable; beyond it the oldest are dropped (counted). */
     queueBytes: z.number().int().min(1024).max(64 << 20).default(256 << 10),
