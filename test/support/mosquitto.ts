@@ -59,15 +59,25 @@ export class Broker {
 
   private constructor(
     readonly port: number,
-    private readonly options: BrokerOptions,
+    private options: BrokerOptions,
   ) {
     this.dir = mkdtempSync(join(tmpdir(), "an-mosquitto-"));
   }
 
   static async start(options: BrokerOptions = {}): Promise<Broker> {
-    const b = new Broker(await freePort(), options);
+    const b = await Broker.prepare(options);
     await b.start();
     return b;
+  }
+
+  /** A broker with its dir and port, not started: write files (passwords, certificates) first, then set options and start(). */
+  static async prepare(options: BrokerOptions = {}): Promise<Broker> {
+    return new Broker(await freePort(), options);
+  }
+
+  /** Replaces the options (before start). */
+  configure(options: BrokerOptions): void {
+    this.options = options;
   }
 
   get url(): string {
