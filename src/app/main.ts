@@ -1,12 +1,14 @@
 // The `an` command line.
 //   an run --config FILE [--board NAME] [--pcap FILE]
 //   an check-config FILE [--board NAME]
+//   an fleet ...  (the operator's tool, src/app/fleet-cli.ts)
 //   an --version | an --help
 import { parseArgs } from "node:util";
 import { loadBoard } from "./board.ts";
 import type { BoardProfile } from "./board.ts";
 import { careOfAddresses, engineConfigOf, formatProblems, loadConfigFile } from "./config-file.ts";
 import { Daemon, EXIT } from "./daemon.ts";
+import { fleetMain } from "./fleet-cli.ts";
 import type { DaemonParts } from "./daemon.ts";
 import { createLogger } from "./logger.ts";
 import { ProcessSignals } from "./process-signals.ts";
@@ -24,6 +26,8 @@ Usage:
       4 failed while running (a socket stopped, a crash): restart it.
   an check-config FILE [--board NAME]
       Validate a config file: every problem is listed (exit 1), or a summary (exit 0).
+  an fleet list|push|events|context ...
+      The operator's view of the fleet over MQTT (an fleet --help).
   an --version
   an --help
 
@@ -78,6 +82,8 @@ export async function main(
   err: Out = (l) => process.stderr.write(`${l}\n`),
   deps: RunDeps = {},
 ): Promise<number> {
+  // Its own options: parsed there.
+  if (argv[0] === "fleet") return fleetMain(argv.slice(1), out, err);
   let parsed;
   try {
     parsed = parseArgs({
