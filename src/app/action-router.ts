@@ -22,6 +22,8 @@ export interface ActionRouterParts {
   readonly wallMs: () => number;
   readonly onEvent: (event: AnEvent) => void;
   readonly onContextChanged: (mac: string) => void;
+  /** A station without a session sent a non-trigger frame (the handover fetch looks for its context). */
+  readonly onUnknownStation?: (mac: string) => void;
   /** After each flush (a burst of inputs handled). */
   readonly onFlush?: () => void;
   pcap?: PcapWriter | undefined;
@@ -62,6 +64,9 @@ export class ActionRouter implements ActionSink {
         return;
       case "context-changed":
         p.onContextChanged(a.mac);
+        return;
+      case "unknown-station":
+        p.onUnknownStation?.(a.mac);
         return;
       case "event":
         p.onEvent(a.event);

@@ -29,6 +29,7 @@ import type { AnConfig } from "./config-schema.ts";
 import { EngineDriver, realTimerHost } from "./driver.ts";
 import type { ApplyOutcome } from "./fleet-agent.ts";
 import { FleetAgent } from "./fleet-agent.ts";
+import { HandoverFetch } from "./handover-fetch.ts";
 import { OncePerCause } from "./log-once.ts";
 import type { DestinationStream, Logger } from "./logger.ts";
 import { createLogger } from "./logger.ts";
@@ -111,6 +112,8 @@ export class Daemon implements SignalTarget {
   private stopping: Promise<number> | undefined;
   /** The fleet over MQTT (config.fleet); never awaited by the data plane. */
   private fleet: FleetAgent | undefined;
+  /** Context fetch for stations that arrive without a session (handover in). */
+  private handover: HandoverFetch | undefined;
   private configSource: { from: string; note?: string } | undefined;
   private resolveDone: (code: number) => void = () => {};
   /** Resolves with the exit code once stopped. */
@@ -143,6 +146,7 @@ export class Daemon implements SignalTarget {
         this.stateDirty = true;
         if (this.fleet) this.publishContext(mac);
       },
+      onUnknownStation: (mac) => this.handover?.unknownStation(mac),
       onFlush: () => this.afterBurst(),
     });
     this.driver = new EngineDriver(engine, realTimerHost(() => clock.monotonicMs()), this.router, (where, error) =>
@@ -293,8 +297,19 @@ export class Daemon implements SignalTarget {
       exportContext: (mac) => this.driver.engine.exportContext(this.driver.now(), mac),
       wallMs: () => this.clock.wallMs(),
     });
-    if ("error" in f) this.log.error({ problem: f.error }, "fleet not started: serving without the broker");
-    else this.fleet = f;
+    if ("error" in f) return void this.log.error({ problem: f.error }, "fleet not started: serving without the broker");
+    this.fleet = f;
+    if (Object.keys(this.config.fleet.fleetKeys).length === 0) return;
+    this.handover = new HandoverFetch({
+      fetch: (mac) => f.fetchContext(mac),
+      importContext: (context) => {
+        // A session started meanwhile (a trigger arrived): it stands.
+        if (this.stopping || this.driver.engine.session(context.mac)) return;
+        this.log.info({ mac: context.mac, nai: context.nai }, "context record imported: registering at once");
+        this.driver.feed({ kind: "import-context", context, resume: false });
+      },
+      nowMs: () => this.clock.monotonicMs(),
+    });
   }
 
   private publishContext(mac: string): void {
@@ -449,6 +464,7 @@ export class Daemon implements SignalTarget {
       causes: this.oncer.totals(),
       pcapRecords: this.pcap?.records ?? 0,
       ...(this.fleet ? { fleet: this.fleet.stats() } : {}),
+      ...(this.handover ? { handoverFetch: this.handover.stats() } : {}),
       inputs: this.driver.inputs,
       internalErrors: this.driver.internalErrors,
     };

@@ -285,6 +285,7 @@ export class Engine {
     const isNd = seen.kind === "neighbor-solicitation" || seen.kind === "router-solicitation";
     if (!isNd && this.config.triggerOn !== "any-ipv6") {
       this.counters.framesUnknownMnNonTrigger++;
+      this.actions.push({ kind: "unknown-station", mac });
       return;
     }
     const created = this.startSession(now, mac, macBytes, isNd ? seen.kind : "ipv6-frame", undefined);
