@@ -295,18 +295,25 @@ export class Daemon implements SignalTarget {
       },
       sessions: () => this.driver.engine.sessionCount,
       exportContext: (mac) => this.driver.engine.exportContext(this.driver.now(), mac),
+      release: (mac) => {
+        if (!this.driver.engine.session(mac)) return false;
+        this.driver.feed({ kind: "hand-over", mac });
+        return true;
+      },
       wallMs: () => this.clock.wallMs(),
     });
     if ("error" in f) return void this.log.error({ problem: f.error }, "fleet not started: serving without the broker");
     this.fleet = f;
     if (Object.keys(this.config.fleet.fleetKeys).length === 0) return;
     this.handover = new HandoverFetch({
-      fetch: (mac) => f.fetchContext(mac),
-      importContext: (context) => {
+      fetch: (mac) => f.fetchRecord(mac),
+      importContext: ({ context, signer }) => {
         // A session started meanwhile (a trigger arrived): it stands.
         if (this.stopping || this.driver.engine.session(context.mac)) return;
-        this.log.info({ mac: context.mac, nai: context.nai }, "context record imported: registering at once");
+        this.log.info({ mac: context.mac, nai: context.nai, from: signer }, "context record imported: registering at once");
         this.driver.feed({ kind: "import-context", context, resume: false });
+        // The old AN lets go (no deregistration: our registration replaces its binding).
+        void f.requestRelease(signer, context.mac);
       },
       nowMs: () => this.clock.monotonicMs(),
     });

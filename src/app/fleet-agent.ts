@@ -40,6 +40,8 @@ export interface FleetHost {
   sessions(): number;
   /** A session's context, for its record. */
   exportContext?(mac: string): SessionContext | undefined;
+  /** Another AN took this MN over: let it go without deregistering (true if there was a session). */
+  release?(mac: string): boolean;
   wallMs(): number;
 }
 
@@ -54,7 +56,15 @@ export interface FleetStats {
   recordsPublished: number;
   recordsAccepted: number;
   recordsRejected: Record<RecordRejection, number>;
+  releasesRequested: number;
+  releasesServed: number;
   lastAppliedRevision: number;
+}
+
+/** A verified record: the context and the AN that wrote it (whom to ask for the release). */
+export interface FetchedContext {
+  readonly context: SessionContext;
+  readonly signer: string;
 }
 
 /** The ack retained on <p>/an/<id>/config/ack. Never holds config values, only paths and messages. */
@@ -104,7 +114,11 @@ export class FleetAgent {
     recordsPublished: 0,
     recordsAccepted: 0,
     recordsRejected: { malformed: 0, "unknown-signer": 0, forged: 0, "wrong-mac": 0, expired: 0, replayed: 0 } as Record<RecordRejection, number>,
+    releasesRequested: 0,
+    releasesServed: 0,
   };
+  private readonly pendingRpc = new Map<string, (answer: Record<string, unknown> | undefined) => void>();
+  private rpcId = 0;
 
   /** Starts the agent, or returns why it cannot (unreadable credentials): the daemon serves on without it. */
   static start(host: FleetHost, random: () => number = Math.random): FleetAgent | { error: string } {
@@ -178,6 +192,7 @@ export class FleetAgent {
     if (this.stopped) return;
     const fetch = this.fetches.get(topic);
     if (fetch) return fetch(payload);
+    if (topic === this.topics.rpc) return this.onRpc(payload, packet);
     if (topic === this.topics.config || this.fleet.groups.some((g) => this.topics.group(g) === topic)) {
       // One at a time: an apply binds sockets (async); a second config waits for it.
       this.configChain = this.configChain.then(() => this.onConfig(topic, payload, packet.retain)).catch((e: unknown) => this.host.log.error({ err: (e as Error).message }, "remote config failed"));
@@ -308,6 +323,11 @@ export class FleetAgent {
    * records are counted and refused (undefined): the caller registers from scratch.
    */
   async fetchContext(mac: string, timeoutMs = 500): Promise<SessionContext | undefined> {
+    return (await this.fetchRecord(mac, timeoutMs))?.context;
+  }
+
+  /** fetchContext, with the record's signer. */
+  async fetchRecord(mac: string, timeoutMs = 500): Promise<FetchedContext | undefined> {
     if (!this.link.connected) return undefined;
     const topic = this.topics.context(mac);
     if (this.fetches.has(topic)) return undefined;
@@ -331,7 +351,64 @@ export class FleetAgent {
     }
     this.window.accept(v.body.signer, mac, v.body.seq);
     this.counters.recordsAccepted++;
-    return v.body.context;
+    return { context: v.body.context, signer: v.body.signer };
+  }
+
+  // ---- rpc: release on the new AN's request (MQTT 5 request/response) ----------------------
+
+  /**
+   * Asks `owner` (the AN that wrote the record) to let `mac` go. Resolves with its
+   * answer (true: it had the session and released it), or undefined without one in time.
+   */
+  async requestRelease(owner: string, mac: string, timeoutMs = 1000): Promise<boolean | undefined> {
+    if (!this.link.connected || owner === this.host.config().nodeId) return undefined;
+    const id = `${this.host.config().nodeId}-${++this.rpcId}`;
+    this.counters.releasesRequested++;
+    const answer = await new Promise<Record<string, unknown> | undefined>((resolve) => {
+      const t = setTimeout(() => finish(undefined), timeoutMs);
+      const finish = (a: Record<string, unknown> | undefined): void => {
+        clearTimeout(t);
+        this.pendingRpc.delete(id);
+        resolve(a);
+      };
+      this.pendingRpc.set(id, finish);
+      const sent = this.link.publish(
+        {
+          topic: fleetTopics(this.fleet.prefix, owner).rpc,
+          payload: JSON.stringify({ op: "release", mac, by: this.host.config().nodeId }),
+          qos: 1,
+          retain: false,
+          properties: { responseTopic: this.topics.rpc, correlationData: Buffer.from(id) },
+        },
+        false,
+      );
+      if (!sent) finish(undefined);
+    });
+    return answer ? answer.released === true : undefined;
+  }
+
+  private onRpc(payload: Buffer, packet: IPublishPacket): void {
+    const correlation = packet.properties?.correlationData;
+    let msg: Record<string, unknown>;
+    try {
+      const v: unknown = JSON.parse(payload.toString("utf8"));
+      if (typeof v !== "object" || v === null) return;
+      msg = v as Record<string, unknown>;
+    } catch {
+      return;
+    }
+    // An answer to one of our requests.
+    if (correlation && msg.op === undefined) {
+      const pending = this.pendingRpc.get(Buffer.from(correlation).toString());
+      return pending?.(msg);
+    }
+    const responseTopic = packet.properties?.responseTopic;
+    if (msg.op !== "release" || typeof msg.mac !== "string" || !/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/.test(msg.mac)) return;
+    const released = this.host.release?.(msg.mac) ?? false;
+    if (released) this.counters.releasesServed++;
+    this.host.log.info({ mac: msg.mac, by: typeof msg.by === "string" ? msg.by.slice(0, 64) : null, released }, "release requested by another AN");
+    if (responseTopic && correlation)
+      this.link.publish({ topic: responseTopic, payload: JSON.stringify({ released, mac: msg.mac }), qos: 1, retain: false, properties: { correlationData: Buffer.from(correlation) } }, false);
   }
 
   // ---- stop ------------------------------------------------------------------------------------
@@ -342,6 +419,7 @@ export class FleetAgent {
     this.stopped = true;
     if (this.telemetryTimer) clearInterval(this.telemetryTimer);
     for (const f of [...this.fetches.values()]) f(undefined);
+    for (const r of [...this.pendingRpc.values()]) r(undefined);
     const c = this.host.config();
     await this.link.close({ topic: this.topics.status, payload: JSON.stringify({ nodeId: c.nodeId, state: "offline", cause, revision: c.revision, at: new Date(this.host.wallMs()).toISOString() }), qos: 1, retain: true });
   }

@@ -6,12 +6,13 @@
 // trigger. Bounded so a flood of random MACs cannot become a storm of fetches: a
 // token bucket, a cap on fetches in flight, and a per-MAC pause after each attempt.
 // Nothing waits for it: frames meanwhile go the engine's usual way.
-import type { SessionContext } from "../core/context.ts";
+import type { FetchedContext } from "./fleet-agent.ts";
 import { TokenBucket } from "./token-bucket.ts";
 
 export interface HandoverFetchOptions {
-  readonly fetch: (mac: string) => Promise<SessionContext | undefined>;
-  readonly importContext: (context: SessionContext) => void;
+  readonly fetch: (mac: string) => Promise<FetchedContext | undefined>;
+  /** A verified record: import it (and ask its writer to let the MN go). */
+  readonly importContext: (fetched: FetchedContext) => void;
   readonly nowMs: () => number;
   readonly perSecond?: number;
   readonly maxInFlight?: number;
@@ -69,7 +70,7 @@ export class HandoverFetch {
     );
   }
 
-  private done(ctx: SessionContext | undefined): void {
+  private done(ctx: FetchedContext | undefined): void {
     this.counters.inFlight--;
     if (!ctx) {
       this.counters.notFound++;

@@ -84,6 +84,13 @@ export class ComponentHost implements FleetHost {
     return 0;
   }
 
+  /** MACs another AN asked this one to let go. */
+  released: string[] = [];
+  release(mac: string): boolean {
+    this.released.push(mac);
+    return true;
+  }
+
   exportContext(mac: string): SessionContext | undefined {
     return this.contexts.get(mac);
   }

@@ -26,28 +26,34 @@ const P = "netmip/v1";
 const seed = (n: number) => Buffer.alloc(32, n);
 const fleetKeys = { "an-1": rawPublicKey(privateKeyFromSeed(seed(1))).toString("hex") };
 
-async function agent(broker: Broker, id: string, n: number): Promise<FleetAgent> {
-  const a = FleetAgent.start(new ComponentHost(baseDocument(id, { url: broker.url, prefix: P, allowSecretsWithoutTls: true, contextKey: `hex:${seed(n).toString("hex")}`, fleetKeys, reconnect: { initialMs: 100, maxMs: 200 } })));
+async function agent(broker: Broker, id: string, n: number): Promise<{ a: FleetAgent; host: ComponentHost }> {
+  const host = new ComponentHost(baseDocument(id, { url: broker.url, prefix: P, allowSecretsWithoutTls: true, contextKey: `hex:${seed(n).toString("hex")}`, fleetKeys, reconnect: { initialMs: 100, maxMs: 200 } }));
+  const a = FleetAgent.start(host);
   if ("error" in a) throw new Error(a.error);
   cleanups.push(() => a.stop());
   await until(() => a.connected, `${id} connected`);
-  return a;
+  return { a, host };
 }
 
 describe.skipIf(skip !== undefined)(`handover context fetch over mosquitto${skip ? ` (skipped: ${skip})` : ""}`, () => {
   it("imports the record of a station that arrives with a non-trigger frame and registers at once; floods are bounded; no broker, no wait", async () => {
     const broker = await Broker.start();
     cleanups.push(() => broker.cleanup());
-    const oldAn = await agent(broker, "an-1", 1);
-    const newAn = await agent(broker, "an-2", 2);
+    const { a: oldAn, host: oldHost } = await agent(broker, "an-1", 1);
+    const { a: newAn } = await agent(broker, "an-2", 2);
     const record = sampleContext({ mac: MN1, homeAgent: HA, identification: "16045690984503098046" });
     expect(oldAn.publishContext(record)).toBe(true);
 
     const h = new Harness();
     const produced: Action[] = [];
+    let releaseAnswer: boolean | undefined;
     const fetcher = new HandoverFetch({
-      fetch: (m) => newAn.fetchContext(m),
-      importContext: (context) => produced.push(...h.handle({ kind: "import-context", context, resume: false })),
+      fetch: (m) => newAn.fetchRecord(m),
+      importContext: ({ context, signer }) => {
+        produced.push(...h.handle({ kind: "import-context", context, resume: false }));
+        // As the daemon does: the writer of the record is asked to let the MN go.
+        void newAn.requestRelease(signer, context.mac).then((r) => (releaseAnswer = r));
+      },
       nowMs: () => Date.now(),
     });
     const route = (actions: Action[]): void => {
@@ -69,6 +75,12 @@ describe.skipIf(skip !== undefined)(`handover context fetch over mosquitto${skip
       expect(parsed.value.message.identification > 16045690984503098046n).toBe(true);
     }
     expect(h.engine.session(MN1)?.haLinkLayer).toEqual(mac("02:00:5e:00:53:01"));
+    // The old AN got the MQTT 5 request (response topic + correlation data) and answered.
+    await until(() => releaseAnswer !== undefined, "the release answer");
+    expect(releaseAnswer).toBe(true);
+    expect(oldHost.released).toEqual([MN1]);
+    expect(oldAn.stats().releasesServed).toBe(1);
+    expect(newAn.stats().releasesRequested).toBe(1);
     // A second frame from the same station during the pause does not fetch again.
     route(h.frame(mldReport(mac(MN1))));
     expect(fetcher.stats().asked).toBe(1);
