@@ -291,7 +291,12 @@ export class Daemon implements SignalTarget {
       apply: (candidate) => this.applyConfig(candidate),
       telemetry: () => {
         this.sampleDatapath();
-        return this.telemetry();
+        const byState: Record<string, number> = {};
+        for (const mac of this.live.keys()) {
+          const st = this.driver.engine.sessionState(mac);
+          if (st !== undefined) byState[st] = (byState[st] ?? 0) + 1;
+        }
+        return { ...this.telemetry(), sessionsByState: byState };
       },
       sessions: () => this.driver.engine.sessionCount,
       exportContext: (mac) => this.driver.engine.exportContext(this.driver.now(), mac),

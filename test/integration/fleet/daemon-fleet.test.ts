@@ -105,13 +105,18 @@ describe.skipIf(!run)("an run with the fleet: the daemon and mosquitto in a netw
     const online = await retained(`${P}/an/an-fleet/status`, (s) => s.state === "online", "birth");
     expect(online.revision).toBe(1);
 
-    await pub(`${P}/an/an-fleet/config`, JSON.stringify(remote(2, { log: { level: "debug" } })));
+    await pub(`${P}/an/an-fleet/config`, JSON.stringify(remote(2, { log: { level: "debug" }, telemetry: { intervalS: 1 } })));
     const ack = await retained(`${P}/an/an-fleet/config/ack`, (a) => a.revision === 2, "ack of revision 2");
     expect(ack).toMatchObject({ ok: true, applied: 2, persisted: true, errors: [] });
     const reloaded = await d.waitFor((l) => l.msg === "config reloaded", "the daemon's reload");
     expect(reloaded.revision).toBe(2);
     expect(reloaded.level).toBe("debug");
     expect((await retained(`${P}/an/an-fleet/status`, (s) => s.revision === 2, "status of revision 2")).state).toBe("online");
+    // Telemetry every second now: the daemon's counters (as SIGUSR2 logs them) plus sessions by state and the fleet link.
+    const t = await sub(`${P}/an/an-fleet/telemetry`);
+    expect(t).toMatchObject({ nodeId: "an-fleet", revision: 2, intervalS: 1, sessions: 0, sessionsByState: {} });
+    expect(typeof (t!.engine as Record<string, number>).framesFromMn).toBe("number");
+    expect((t!.fleet as { link: { connected: boolean } }).link.connected).toBe(true);
 
     await pub(`${P}/an/an-fleet/config`, JSON.stringify(remote(3, { careOf: { mode: "pool", addresses: [] }, limits: { maxSessions: 0 } })));
     const bad = await retained(`${P}/an/an-fleet/config/ack`, (a) => a.revision === 3, "ack of revision 3");
