@@ -228,6 +228,9 @@ export class MqttLink {
   }
 
   private onConnect(): void {
+    // mqtt.js leaves Nagle on: a small SUBSCRIBE after a PUBLISH then waits for the
+    // peer's delayed ACK (about 40 ms on Linux), which a context fetch cannot afford.
+    (this.client as unknown as { stream?: { setNoDelay?: (on: boolean) => void } }).stream?.setNoDelay?.(true);
     this.attempt = 0;
     this.counters.connects++;
     this.counters.nextReconnectMs = null;

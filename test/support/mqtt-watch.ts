@@ -23,6 +23,8 @@ export class Watcher {
 
   static async connect(url: string, topics: readonly string[], options: IClientOptions = {}): Promise<Watcher> {
     const client = await connectAsync(url, { protocolVersion: 5, reconnectPeriod: 200, connectTimeout: 5000, ...options });
+    // As the AN's link does: no Nagle (see src/io/mqtt-link.ts).
+    (client as unknown as { stream?: { setNoDelay?: (on: boolean) => void } }).stream?.setNoDelay?.(true);
     const w = new Watcher(client);
     if (topics.length > 0) await client.subscribeAsync([...topics], { qos: 1 });
     return w;
