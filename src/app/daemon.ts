@@ -377,6 +377,8 @@ export class Daemon implements SignalTarget {
   private onEvent(e: AnEvent): void {
     this.fleet?.event(e);
     if (e.type === "released" && e.reason !== "handed-over" && e.reason !== "revoked") this.fleet?.clearContext(e.mac);
+    // A refresh extends the binding: the record (whose expiry is the binding's) is written again.
+    if (e.type === "refreshed" && this.fleet) this.publishContext(e.mac);
     switch (e.type) {
       case "forged":
         return this.once(`forged ${e.what}: ${e.reason}`, { event: e });

@@ -104,6 +104,10 @@ describe.skipIf(!run)("an run with the fleet: the daemon and mosquitto in a netw
     await d.waitFor((l) => l.msg === "fleet broker connected", "the fleet connection");
     const online = await retained(`${P}/an/an-fleet/status`, (s) => s.state === "online", "birth");
     expect(online.revision).toBe(1);
+    // The operator's tool, the same bundled binary, lists it from the retained status.
+    const listed = await lab.run(ns, process.execPath, [anBundle, "fleet", "list", "--broker", `mqtt://127.0.0.1:${broker.port}`, "--prefix", P]);
+    expect(listed.code).toBe(0);
+    expect(listed.stdout).toMatch(/^an-fleet\tonline\t\S+\t1\t0\t/m);
 
     await pub(`${P}/an/an-fleet/config`, JSON.stringify(remote(2, { log: { level: "debug" }, telemetry: { intervalS: 1 } })));
     const ack = await retained(`${P}/an/an-fleet/config/ack`, (a) => a.revision === 2, "ack of revision 2");
@@ -118,7 +122,12 @@ describe.skipIf(!run)("an run with the fleet: the daemon and mosquitto in a netw
     expect(typeof (t!.engine as Record<string, number>).framesFromMn).toBe("number");
     expect((t!.fleet as { link: { connected: boolean } }).link.connected).toBe(true);
 
-    await pub(`${P}/an/an-fleet/config`, JSON.stringify(remote(3, { careOf: { mode: "pool", addresses: [] }, limits: { maxSessions: 0 } })));
+    // Pushed with `an fleet push`: exit 1, every error printed, revision 2 stays.
+    writeFileSync(join(dir, "bad.json"), JSON.stringify(remote(3, { careOf: { mode: "pool", addresses: [] }, limits: { maxSessions: 0 } })));
+    const pushed = await lab.run(ns, process.execPath, [anBundle, "fleet", "push", "--broker", `mqtt://127.0.0.1:${broker.port}`, "--prefix", P, "--node", "an-fleet", "--file", join(dir, "bad.json")]);
+    expect(pushed.code).toBe(1);
+    expect(pushed.stdout).toContain("an-fleet: revision 3 refused, 2 stays in force:");
+    expect(pushed.stdout).toMatch(/^ {2}careOf\.addresses: /m);
     const bad = await retained(`${P}/an/an-fleet/config/ack`, (a) => a.revision === 3, "ack of revision 3");
     expect(bad.ok).toBe(false);
     expect(bad.applied).toBe(2);
