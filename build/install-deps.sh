@@ -22,6 +22,7 @@ test=(
   "tcpdump:tcpdump"
   "mosquitto:mosquitto"
   "mosquitto_pub:mosquitto-clients"
+  "openssl:openssl"
   "hostapd:hostapd"
   "hostapd_cli:hostapd"
   "wpa_supplicant:wpasupplicant"

@@ -19,6 +19,8 @@ export interface ActionRouterParts {
   readonly stations: StationControl;
   readonly onEvent: (event: AnEvent) => void;
   readonly onContextChanged: (mac: string) => void;
+  /** A station without a session sent a non-trigger frame (the handover fetch looks for its context). */
+  readonly onUnknownStation?: (mac: string) => void;
   /** After each flush (a burst of inputs handled). */
   readonly onFlush?: () => void;
 }
@@ -52,6 +54,9 @@ export class ActionRouter implements ActionSink {
         return;
       case "context-changed":
         p.onContextChanged(a.mac);
+        return;
+      case "unknown-station":
+        p.onUnknownStation?.(a.mac);
         return;
       case "event":
         p.onEvent(a.event);

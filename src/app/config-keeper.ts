@@ -20,6 +20,8 @@ const RESTART_ONLY: readonly { readonly path: string; readonly get: (c: AnConfig
   { path: "tunnel.uplinkMtu", get: (c) => c.tunnel.uplinkMtu },
   { path: "stateFile", get: (c) => c.stateFile },
   { path: "linkLayer.hostapdControl", get: (c) => c.linkLayer.hostapdControl },
+  // The broker connection is opened at start (a remote config cannot change it: see remote-config.ts).
+  { path: "fleet", get: (c) => JSON.stringify(c.fleet ?? null) },
 ];
 
 export class ConfigKeeper {

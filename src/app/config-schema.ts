@@ -121,6 +121,66 @@ const detachCommand = z
   .refine((argv) => argv[0] !== "", { message: "the program (first element) is empty" })
   .refine((argv) => argv.length === 0 || argv.slice(1).some((a) => a.includes(MAC_PLACEHOLDER)), { message: `no argument holds ${MAC_PLACEHOLDER}` });
 
+/** A credential that is not an MIP key: "hex:<bytes as hex>" or "file:/path" (the file's content, trimmed). Never logged. */
+const credential = z.string().regex(/^(hex:([0-9a-fA-F]{2}){1,1024}|file:\/.+)$/, "must be hex:<bytes as hex> or file:/absolute/path");
+/** A PEM file (CA, certificate, private key) by path: "file:/path". */
+const pemFile = z.string().regex(/^file:\/.+$/, "must be file:/absolute/path of a PEM file");
+/** A raw 32-byte Ed25519 public key as hex (not secret). */
+const ed25519Public = z.string().regex(/^(hex:)?[0-9a-fA-F]{64}$/, "must be the 32-byte Ed25519 public key as 64 hex digits");
+/** An Ed25519 private key: its 32-byte seed as hex:<64 hex> or file:/path holding the hex. Never logged. */
+const ed25519Private = z.string().regex(/^(hex:[0-9a-fA-F]{64}|file:\/.+)$/, "must be hex:<64 hex digits of the Ed25519 seed> or file:/absolute/path");
+const topicLevel = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, "1-64 characters of A-Z a-z 0-9 _ . - (no MQTT wildcards or separators)");
+
+/** The fleet over MQTT 5 (src/app/fleet-agent.ts; topic scheme in the README). Absent: no broker is used. */
+const fleet = z
+  .object({
+    /** mqtt://host:port or mqtts://host:port (TLS). */
+    url: z.string().regex(/^mqtts?:\/\/[^\s/]+(:\d{1,5})?\/?$/, "must be mqtt://host[:port] or mqtts://host[:port]"),
+    /** Topic prefix <p> (one or more levels). */
+    prefix: z.string().regex(/^[A-Za-z0-9_.-]{1,64}(\/[A-Za-z0-9_.-]{1,64}){0,7}$/, "levels of A-Z a-z 0-9 _ . - separated by /").default("netmip/v1"),
+    /** MQTT client id; default the nodeId. */
+    clientId: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/).optional(),
+    username: z.string().min(1).max(256).optional(),
+    password: credential.optional(),
+    tls: z
+      .object({
+        ca: pemFile,
+        cert: pemFile.optional(),
+        key: pemFile.optional(),
+        /** The broker certificate's name, when the URL's host is an address. */
+        servername: z.string().min(1).max(253).optional(),
+      })
+      .strict()
+      .refine((t) => (t.cert === undefined) === (t.key === undefined), { message: "cert and key go together" })
+      .optional(),
+    keepaliveS: z.number().int().min(5).max(3600).default(30),
+    reconnect: z
+      .object({
+        initialMs: z.number().int().min(100).max(60_000).default(1000),
+        maxMs: z.number().int().min(100).max(3_600_000).default(60_000),
+        factor: z.number().min(1).max(4).default(2),
+        /** Each delay is cut by up to this fraction at random, so a fleet does not reconnect in step. */
+        jitter: z.number().min(0).max(1).default(0.5),
+      })
+      .strict()
+      .refine((r) => r.maxMs >= r.initialMs, { message: "maxMs must not be below initialMs" })
+      .prefault({}),
+    /** Bytes held for the broker while it is unreachable; beyond it the oldest are dropped (counted). */
+    queueBytes: z.number().int().min(1024).max(64 << 20).default(256 << 10),
+    /** Where the last remote config applied is kept (written atomically): a reboot without a broker starts from it. Empty: not kept. */
+    configStore: z.string().default(""),
+    /** Group topics <p>/group/<g>/config this AN also takes configs from (the per-AN topic's revisions compete with them). */
+    groups: z.array(topicLevel).max(8).default([]),
+    /** Lab only: accept remote configs carrying hex: keys over a connection without TLS. */
+    allowSecretsWithoutTls: z.boolean().default(false),
+    /** Events published per second (token bucket, burst the same x4); beyond it dropped and counted. */
+    eventsPerSecond: z.number().int().min(1).max(10_000).default(20),
+    /** Context records (handover): this AN's Ed25519 key, and the fleet's public keys by nodeId. */
+    contextKey: ed25519Private.optional(),
+    fleetKeys: z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/), ed25519Public).default({}),
+  })
+  .strict();
+
 export const configSchema = z
   .object({
     /** Revision of this config, echoed in acknowledgements and logs. */
@@ -220,6 +280,7 @@ export const configSchema = z
     stationControl: z.object({ detachCommand: detachCommand.nullable().default(null) }).strict().prefault({}),
     /** Where restart state (session contexts) is kept; empty disables. */
     stateFile: z.string().default(""),
+    fleet: fleet.optional(),
   })
   .strict()
   .superRefine((c, ctx) => {

@@ -12,7 +12,8 @@ import { parseIpv4 } from "../wire/ipv4-address.ts";
 import { parseMac } from "../wire/mac.ts";
 import { MIP_UDP_PORT } from "../wire/mip-types.ts";
 import type { BoardProfile } from "./board.ts";
-import { careOfAddresses, engineConfigOf, formatProblems, loadConfigFile } from "./config-file.ts";
+import { careOfAddresses, engineConfigOf, formatProblems } from "./config-file.ts";
+import { loadEffectiveConfig } from "./remote-config.ts";
 import type { AnConfig } from "./config-schema.ts";
 import { describeError } from "./errors.ts";
 import type { DestinationStream, Logger } from "./logger.ts";
@@ -44,6 +45,8 @@ export interface OpenedPorts {
   /** Already wrapped by the recorder. */
   readonly datapath: Datapath;
   readonly signalling: SignallingSockets;
+  /** Where the config came from: the file, or the fleet's config store. */
+  readonly configSource: { readonly from: string; readonly note?: string } | undefined;
 }
 
 export const ipv4 = (s: string): number => parseIpv4(s)!;
@@ -55,7 +58,8 @@ export async function openPorts(
   recorder: PortRecorder,
   signallingHandlers: SignallingHandlers,
 ): Promise<OpenedPorts | number> {
-  const loaded = loadConfigFile(args.configPath, args.board);
+  // The file, or the last remote config applied (fleet.configStore) when its revision is higher.
+  const loaded = loadEffectiveConfig(args.configPath, args.board);
   if (!loaded.ok) {
     const log = createLogger("info", parts.logDestination);
     for (const line of formatProblems(loaded.problems)) log.error({ problem: line }, "config problem");
@@ -108,7 +112,7 @@ export async function openPorts(
     log.fatal({ failed: failures.length }, "cannot bind UDP 434 on every care-of address: not starting");
     return EXIT.startFailed;
   }
-  return { config, engineConfig: ec.engine, log, accessMac, datapath: recorder.datapath(datapath), signalling };
+  return { config, engineConfig: ec.engine, log, accessMac, datapath: recorder.datapath(datapath), signalling, configSource: loaded.source };
 }
 
 export function bindHint(code: string): string {

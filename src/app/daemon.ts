@@ -20,17 +20,21 @@ import { PortRecorder } from "../io/recording-ports.ts";
 import type { SignallingSockets } from "../io/signalling-sockets.ts";
 import { formatIpv4 } from "../wire/ipv4-address.ts";
 import { ActionRouter } from "./action-router.ts";
-import { careOfAddresses, loadConfigFile, formatProblems } from "./config-file.ts";
+import type { LoadedConfig } from "./config-file.ts";
+import { careOfAddresses, formatProblems } from "./config-file.ts";
 import { ConfigKeeper } from "./config-keeper.ts";
 import type { AnConfig } from "./config-schema.ts";
 import { bindHint, ipv4, openPorts } from "./daemon-start.ts";
 import type { DaemonArgs, DaemonParts } from "./daemon-start.ts";
+import { DaemonFleet } from "./daemon-fleet.ts";
 import { EngineDriver, realTimerHost } from "./driver.ts";
 import { describeError } from "./errors.ts";
 import { EventLog } from "./event-log.ts";
+import type { ApplyOutcome } from "./fleet-agent.ts";
 import type { Logger } from "./logger.ts";
 import { EXIT } from "./process-signals.ts";
 import type { SignalTarget } from "./process-signals.ts";
+import { loadEffectiveConfig } from "./remote-config.ts";
 import { RestartState } from "./restart-state.ts";
 import { LinkLayer } from "./link-layer.ts";
 import { StationControls } from "./station-controls.ts";
@@ -60,6 +64,9 @@ export class Daemon implements SignalTarget {
   private retiring = false;
   private reloading: Promise<void> = Promise.resolve();
   private stopping: Promise<number> | undefined;
+  /** The fleet over MQTT (config.fleet); never awaited by the data plane. */
+  private fleet: DaemonFleet | undefined;
+  private configSource: { readonly from: string; readonly note?: string } | undefined;
   private resolveDone: (code: number) => void = () => {};
   /** Resolves with the exit code once stopped. */
   readonly done: Promise<number>;
@@ -96,7 +103,11 @@ export class Daemon implements SignalTarget {
       datapath,
       stations: this.stations,
       onEvent: (e) => this.onEvent(e),
-      onContextChanged: () => this.state.markDirty(),
+      onContextChanged: (mac) => {
+        this.state.markDirty();
+        this.fleet?.contextChanged(mac);
+      },
+      onUnknownStation: (mac) => this.fleet?.unknownStation(mac),
       onFlush: () => {
         this.sampler.afterBurst();
         this.state.scheduleSave();
@@ -126,6 +137,7 @@ export class Daemon implements SignalTarget {
     ref.log = opened.log;
     const engine = new Engine(opened.engineConfig, { random: systemRandom(), wallOffsetMs: clock.wallMs() - clock.monotonicMs() });
     const daemon = new Daemon(args, opened.log, clock, opened.config, opened.accessMac, opened.datapath, opened.signalling, recorder, engine);
+    daemon.configSource = opened.configSource;
     ref.daemon = daemon;
     daemon.run();
     return daemon;
@@ -180,12 +192,33 @@ export class Daemon implements SignalTarget {
         pcap: this.args.pcapPath ?? null,
         stateFile: c.stateFile || null,
         hostapd: c.linkLayer.hostapdControl || null,
+        configFrom: this.configSource ?? null,
+        fleet: c.fleet ? { url: c.fleet.url, prefix: c.fleet.prefix } : null,
       },
       "started",
     );
+    this.fleet = DaemonFleet.start({
+      log: this.log,
+      board: this.args.board,
+      config: () => this.config,
+      apply: (candidate) => this.applyConfig(candidate),
+      telemetry: () => {
+        this.sampler.sampleDatapath();
+        return this.telemetry();
+      },
+      sessions: () => this.driver.engine.sessions(),
+      sessionCount: () => this.driver.engine.sessionCount,
+      exportContext: (mac) => this.driver.engine.exportContext(this.driver.now(), mac),
+      hasSession: (mac) => this.driver.engine.session(mac) !== undefined,
+      feed: (input) => this.driver.feed(input),
+      stopping: () => this.stopping !== undefined,
+      wallMs: () => this.clock.wallMs(),
+      monotonicMs: () => this.clock.monotonicMs(),
+    });
   }
 
   private onEvent(e: AnEvent): void {
+    this.fleet?.event(e);
     if (e.type === "released") {
       // The last session of a care-of address the config dropped: its socket goes now.
       if (this.retiring && !this.stopping) this.retireSockets();
@@ -206,7 +239,7 @@ export class Daemon implements SignalTarget {
   }
 
   telemetry(): Record<string, unknown> {
-    return this.sampler.telemetry();
+    return { ...this.sampler.telemetry(), ...(this.fleet ? this.fleet.stats() : {}) };
   }
 
   logTelemetry(): void {
@@ -215,27 +248,38 @@ export class Daemon implements SignalTarget {
 
   // ---- reload ----------------------------------------------------------------------------
 
-  /** SIGHUP: validate the file again; apply it whole or keep the last good config. */
+  /** SIGHUP: validate the file (or the stored remote config) again; apply it whole or keep the last good config. */
   reload(): Promise<void> {
-    this.reloading = this.reloading.then(() => this.reloadNow()).catch((e: unknown) => this.log.error({ err: describeError(e) }, "reload failed"));
-    return this.reloading;
+    return this.applyConfig(() => loadEffectiveConfig(this.args.configPath, this.args.board)).then(() => undefined);
   }
 
-  private async reloadNow(): Promise<void> {
-    if (this.stopping) return;
-    const offer = this.keeper.offer(loadConfigFile(this.args.configPath, this.args.board));
-    const keep = (problems: readonly { path: string; message: string }[]): void => {
+  /** The one way a config is replaced (SIGHUP, the fleet): serialized, applied whole or not at all. */
+  applyConfig(candidate: LoadedConfig | (() => LoadedConfig)): Promise<ApplyOutcome> {
+    const run = this.reloading.then(() => this.reloadNow(typeof candidate === "function" ? candidate() : candidate));
+    this.reloading = run.then(
+      () => undefined,
+      (e: unknown) => this.log.error({ err: describeError(e) }, "reload failed"),
+    );
+    return run.catch((e: unknown) => ({ ok: false as const, problems: [{ path: "(apply)", message: e instanceof Error ? e.message : String(e) }] }));
+  }
+
+  private async reloadNow(candidate: LoadedConfig): Promise<ApplyOutcome> {
+    const stopping: ApplyOutcome = { ok: false, problems: [{ path: "(daemon)", message: "stopping" }] };
+    if (this.stopping) return stopping;
+    const offer = this.keeper.offer(candidate);
+    const keep = (problems: readonly { path: string; message: string }[]): ApplyOutcome => {
       for (const line of formatProblems(problems)) this.log.error({ problem: line }, "config problem");
       this.log.error({ problems: problems.length, keptRevision: this.config.revision }, "config reload refused: keeping the last good config");
+      return { ok: false, problems };
     };
     if (!offer.ok) return keep(offer.problems);
     const failures = await this.signalling.ensure(careOfAddresses(offer.config).map(ipv4));
     // Stopped while binding: the stop owns the sockets and the engine now.
-    if (this.stopping) return;
+    if (this.stopping) return stopping;
     if (failures.length > 0) {
-      keep(failures.map((f) => ({ path: "careOf", message: `${f.address}: ${bindHint(f.code)}` })));
+      const out = keep(failures.map((f) => ({ path: "careOf", message: `${f.address}: ${bindHint(f.code)}` })));
       this.retireSockets(); // the ones this attempt opened
-      return;
+      return out;
     }
     const c = offer.config;
     this.driver.engine.reconfigure(offer.engine);
@@ -250,6 +294,7 @@ export class Daemon implements SignalTarget {
     this.stations.configure(c.stationControl.detachCommand);
     if (offer.needsRestart.length > 0) this.log.warn({ fields: offer.needsRestart }, "changed fields take effect only after a restart");
     this.log.info({ revision: c.revision, level: c.log.level, sessions: this.driver.engine.sessionCount }, "config reloaded");
+    return { ok: true, needsRestart: offer.needsRestart };
   }
 
   /**
@@ -301,6 +346,7 @@ export class Daemon implements SignalTarget {
     this.stations.close();
     await this.signalling.flushed(1000);
     if (deregister) this.state.save([]);
+    await this.fleet?.stop(reason);
     this.log.info({ telemetry: this.telemetry() }, "telemetry");
     this.signalling.close();
     this.datapath.close();

@@ -19,6 +19,17 @@ export const REDACT_PATHS = [
   "realms[*].mnHaKey",
   "*.realms[*].key",
   "*.realms[*].mnHaKey",
+  // The fleet section's credentials (broker password, TLS key path, context signing key).
+  "password",
+  "contextKey",
+  "*.password",
+  "*.contextKey",
+  "fleet.password",
+  "fleet.contextKey",
+  "fleet.tls.key",
+  "*.fleet.password",
+  "*.fleet.contextKey",
+  "*.fleet.tls.key",
 ];
 
 /** `destination` defaults to synchronous stdout (nothing lost at exit). */

@@ -2,12 +2,14 @@
 //   an run --config FILE [--board NAME] [--pcap FILE]
 //   an check-config FILE [--board NAME]
 //   an selftest [--interface IF] [--emulated]
+//   an fleet ...  (the operator's tool, src/app/fleet-cli.ts)
 //   an --version | an --help
 import { parseArgs } from "node:util";
 import { loadBoard } from "./board.ts";
 import type { BoardProfile } from "./board.ts";
 import { careOfAddresses, engineConfigOf, formatProblems, loadConfigFile } from "./config-file.ts";
 import { Daemon, EXIT } from "./daemon.ts";
+import { fleetMain } from "./fleet-cli.ts";
 import type { DaemonParts } from "./daemon.ts";
 import { createLogger } from "./logger.ts";
 import { ProcessSignals } from "./process-signals.ts";
@@ -32,6 +34,8 @@ Usage:
       a packet socket opened and closed on IF (default lo) through the native addon
       (needs CAP_NET_RAW). Exit 0 only when every check passes. --emulated: under
       qemu-user, whose missing SOL_PACKET socket options are then not a failure.
+  an fleet list|push|events|context ...
+      The operator's view of the fleet over MQTT (an fleet --help).
   an --version
       Firmware version, git commit, image target, CPU architecture, Node version.
   an --help
@@ -89,6 +93,8 @@ export async function main(
   err: Out = (l) => process.stderr.write(`${l}\n`),
   deps: RunDeps = {},
 ): Promise<number> {
+  // Its own options: parsed there.
+  if (argv[0] === "fleet") return fleetMain(argv.slice(1), out, err);
   let parsed;
   try {
     parsed = parseArgs({

@@ -255,6 +255,7 @@ export class Engine {
     const isNd = seen.kind === "neighbor-solicitation" || seen.kind === "router-solicitation";
     if (!isNd && this.p.config.triggerOn !== "any-ipv6") {
       this.counters.framesUnknownMnNonTrigger++;
+      this.p.outbox.push({ kind: "unknown-station", mac });
       return;
     }
     const created = this.startSession(now, mac, macBytes, isNd ? seen.kind : "ipv6-frame", undefined);

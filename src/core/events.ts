@@ -59,4 +59,6 @@ export type Action =
   | { readonly kind: "detach"; readonly mac: string }
   /** A context record changed (new binding, learned link-layer address): persist / publish it for handover and restart. */
   | { readonly kind: "context-changed"; readonly mac: string }
+  /** A non-trigger frame from a station with no session (e.g. an MN that moved here): the app may fetch its context (handover). */
+  | { readonly kind: "unknown-station"; readonly mac: string }
   | { readonly kind: "event"; readonly event: AnEvent };

@@ -119,10 +119,10 @@ describe("other triggers and non-triggers", () => {
     expect(requestsIn(actions)).toHaveLength(1);
   });
 
-  it("an MLD report from an unknown MAC does not trigger, and is counted", () => {
+  it("an MLD report from an unknown MAC does not trigger, and is counted; the app hears of the station (handover fetch)", () => {
     const h = new Harness();
     const actions = h.frame(mldReport(mac(MN1)));
-    expect(actions).toEqual([]);
+    expect(actions).toEqual([{ kind: "unknown-station", mac: MN1 }]);
     expect(h.engine.sessionCount).toBe(0);
     expect(h.engine.counters.framesUnknownMnNonTrigger).toBe(1);
   });

@@ -1,0 +1,108 @@
+// The daemon's side of the fleet (config.fleet): the MQTT agent (status, remote
+// config, telemetry, events, context records) and, with fleet keys configured, the
+// context fetch for stations that arrive without a session (handover in). Nothing
+// here is awaited by the data plane: the engine is fed, never held.
+import type { EngineInput } from "../core/engine.ts";
+import type { AnEvent } from "../core/events.ts";
+import type { SessionContext } from "../core/context.ts";
+import type { BoardProfile } from "./board.ts";
+import type { LoadedConfig } from "./config-file.ts";
+import type { AnConfig } from "./config-schema.ts";
+import type { ApplyOutcome } from "./fleet-agent.ts";
+import { FleetAgent } from "./fleet-agent.ts";
+import { HandoverFetch } from "./handover-fetch.ts";
+import type { Logger } from "./logger.ts";
+
+export interface FleetHost {
+  readonly log: Logger;
+  readonly board: BoardProfile | undefined;
+  config(): AnConfig;
+  apply(candidate: LoadedConfig): Promise<ApplyOutcome>;
+  telemetry(): Record<string, unknown>;
+  /** MAC and state of every session. */
+  sessions(): Iterable<{ readonly mac: string; readonly state: string }>;
+  sessionCount(): number;
+  exportContext(mac: string): SessionContext | undefined;
+  hasSession(mac: string): boolean;
+  feed(input: EngineInput): void;
+  stopping(): boolean;
+  wallMs(): number;
+  monotonicMs(): number;
+}
+
+export class DaemonFleet {
+  private constructor(
+    private readonly agent: FleetAgent,
+    private readonly handover: HandoverFetch | undefined,
+    private readonly host: FleetHost,
+  ) {}
+
+  /** Undefined without a fleet section, or when the agent cannot start (logged: the AN serves on without it). */
+  static start(host: FleetHost): DaemonFleet | undefined {
+    const fleetConfig = host.config().fleet;
+    if (!fleetConfig) return undefined;
+    const f = FleetAgent.start({
+      log: host.log,
+      board: host.board,
+      config: () => host.config(),
+      apply: (candidate) => host.apply(candidate),
+      telemetry: () => {
+        const byState: Record<string, number> = {};
+        for (const s of host.sessions()) byState[s.state] = (byState[s.state] ?? 0) + 1;
+        return { ...host.telemetry(), sessionsByState: byState };
+      },
+      sessions: () => host.sessionCount(),
+      exportContext: (mac) => host.exportContext(mac),
+      release: (mac) => {
+        if (!host.hasSession(mac)) return false;
+        host.feed({ kind: "hand-over", mac });
+        return true;
+      },
+      wallMs: () => host.wallMs(),
+    });
+    if ("error" in f) {
+      host.log.error({ problem: f.error }, "fleet not started: serving without the broker");
+      return undefined;
+    }
+    const handover =
+      Object.keys(fleetConfig.fleetKeys).length === 0
+        ? undefined
+        : new HandoverFetch({
+            fetch: (mac) => f.fetchRecord(mac),
+            importContext: ({ context, signer }) => {
+              // A session started meanwhile (a trigger arrived): it stands.
+              if (host.stopping() || host.hasSession(context.mac)) return;
+              host.log.info({ mac: context.mac, nai: context.nai, from: signer }, "context record imported: registering at once");
+              host.feed({ kind: "import-context", context, resume: false });
+              // The old AN lets go (no deregistration: our registration replaces its binding).
+              void f.requestRelease(signer, context.mac);
+            },
+            nowMs: () => host.monotonicMs(),
+          });
+    return new DaemonFleet(f, handover, host);
+  }
+
+  unknownStation(mac: string): void {
+    this.handover?.unknownStation(mac);
+  }
+
+  contextChanged(mac: string): void {
+    const ctx = this.host.exportContext(mac);
+    if (ctx) this.agent.publishContext(ctx);
+  }
+
+  event(e: AnEvent): void {
+    this.agent.event(e);
+    if (e.type === "released" && e.reason !== "handed-over" && e.reason !== "revoked") this.agent.clearContext(e.mac);
+    // A refresh extends the binding: the record (whose expiry is the binding's) is written again.
+    if (e.type === "refreshed") this.contextChanged(e.mac);
+  }
+
+  stats(): Record<string, unknown> {
+    return { fleet: this.agent.stats(), ...(this.handover ? { handoverFetch: this.handover.stats() } : {}) };
+  }
+
+  stop(reason: string): Promise<void> {
+    return this.agent.stop(reason);
+  }
+}

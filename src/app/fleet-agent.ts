@@ -1,0 +1,426 @@
+// The AN's side of the fleet: one MQTT link (src/io/mqtt-link.ts) carrying the
+// retained status (birth; `offline` as the will), remote configuration with its
+// retained ack, periodic telemetry, rate-limited events, and the signed context
+// records of the sessions this AN serves. Nothing here is awaited by the data plane:
+// publishes return at once, config application goes through the daemon's reload
+// path (the same one SIGHUP uses).
+import { readFileSync } from "node:fs";
+import type { KeyObject } from "node:crypto";
+import type { IPublishPacket } from "mqtt";
+import type { SessionContext } from "../core/context.ts";
+import type { AnEvent } from "../core/events.ts";
+import type { MqttLinkStats, OutMessage } from "../io/mqtt-link.ts";
+import { MqttLink } from "../io/mqtt-link.ts";
+import type { BoardProfile } from "./board.ts";
+import type { LoadedConfig } from "./config-file.ts";
+import type { AnConfig, ConfigProblem } from "./config-schema.ts";
+import type { RecordRejection } from "./context-record.ts";
+import { encodeContextRecord, privateKeyFromSeed, publicKeyFromRaw, SequenceWindow, verifyContextRecord } from "./context-record.ts";
+import type { FleetTopics } from "./fleet-topics.ts";
+import { fleetTopics } from "./fleet-topics.ts";
+import type { Logger } from "./logger.ts";
+import { remoteCandidate, saveConfigStore } from "./remote-config.ts";
+import { TokenBucket } from "./token-bucket.ts";
+import { VERSION } from "./version.ts";
+
+export type FleetConfig = NonNullable<AnConfig["fleet"]>;
+
+export type ApplyOutcome = { readonly ok: true; readonly needsRestart: readonly string[] } | { readonly ok: false; readonly problems: readonly ConfigProblem[] };
+
+/** What the agent needs of the daemon (tests: a small host over a real broker). */
+export interface FleetHost {
+  readonly log: Logger;
+  readonly board?: BoardProfile | undefined;
+  /** The config in force. */
+  config(): AnConfig;
+  /** Validates and applies a candidate live (the SIGHUP path); the last good config stays on error. */
+  apply(candidate: LoadedConfig): Promise<ApplyOutcome>;
+  /** The daemon's counters (as SIGUSR2 logs them). */
+  telemetry(): Record<string, unknown>;
+  sessions(): number;
+  /** A session's context, for its record. */
+  exportContext?(mac: string): SessionContext | undefined;
+  /** Another AN took this MN over: let it go without deregistering (true if there was a session). */
+  release?(mac: string): boolean;
+  wallMs(): number;
+}
+
+export interface FleetStats {
+  link: MqttLinkStats;
+  configsApplied: number;
+  configsRejected: number;
+  configsIgnored: number;
+  eventsPublished: number;
+  eventsDropped: number;
+  telemetryPublished: number;
+  recordsPublished: number;
+  recordsAccepted: number;
+  recordsRejected: Record<RecordRejection, number>;
+  releasesRequested: number;
+  releasesServed: number;
+  lastAppliedRevision: number;
+}
+
+/** A verified record: the context and the AN that wrote it (whom to ask for the release). */
+export interface FetchedContext {
+  readonly context: SessionContext;
+  readonly signer: string;
+}
+
+/** The ack retained on <p>/an/<id>/config/ack. Never holds config values, only paths and messages. */
+export interface ConfigAck {
+  readonly nodeId: string;
+  readonly ok: boolean;
+  /** The revision this ack answers (null: the document had none). */
+  readonly revision: number | null;
+  /** The revision in force after it. */
+  readonly applied: number;
+  readonly source: string;
+  readonly errors: readonly ConfigProblem[];
+  readonly needsRestart: readonly string[];
+  readonly persisted: boolean;
+  readonly at: string;
+}
+
+/** Reads a credential: "hex:<bytes>" or "file:/path" (contents trimmed). */
+export function readCredential(spec: string): Buffer {
+  if (spec.startsWith("hex:")) return Buffer.from(spec.slice(4), "hex");
+  return Buffer.from(readFileSync(spec.slice(5), "utf8").trim(), "utf8");
+}
+
+const pem = (spec: string): Buffer => readFileSync(spec.slice(5));
+
+export class FleetAgent {
+  readonly topics: FleetTopics;
+  private readonly link: MqttLink;
+  private readonly since = new Date().toISOString();
+  private telemetryTimer: ReturnType<typeof setInterval> | undefined;
+  private telemetryIntervalS = -1;
+  private configChain: Promise<void> = Promise.resolve();
+  private readonly bucket: TokenBucket;
+  private readonly signingKey: KeyObject | undefined;
+  private readonly fleetKeys = new Map<string, KeyObject>();
+  private readonly window = new SequenceWindow();
+  private seq = 0;
+  private readonly fetches = new Map<string, (payload: Buffer | undefined) => void>();
+  private stopped = false;
+  private readonly counters = {
+    configsApplied: 0,
+    configsRejected: 0,
+    configsIgnored: 0,
+    eventsPublished: 0,
+    eventsDropped: 0,
+    telemetryPublished: 0,
+    recordsPublished: 0,
+    recordsAccepted: 0,
+    recordsRejected: { malformed: 0, "unknown-signer": 0, forged: 0, "wrong-mac": 0, expired: 0, replayed: 0 } as Record<RecordRejection, number>,
+    releasesRequested: 0,
+    releasesServed: 0,
+  };
+  private readonly pendingRpc = new Map<string, (answer: Record<string, unknown> | undefined) => void>();
+  private rpcId = 0;
+
+  /** Starts the agent, or returns why it cannot (unreadable credentials): the daemon serves on without it. */
+  static start(host: FleetHost, random: () => number = Math.random): FleetAgent | { error: string } {
+    const c = host.config();
+    if (!c.fleet) return { error: "no fleet section" };
+    try {
+      return new FleetAgent(host, c.fleet, random);
+    } catch (e) {
+      // The message names the file problem, never its content.
+      return { error: (e as NodeJS.ErrnoException).code ? `cannot read a fleet credential: ${(e as NodeJS.ErrnoException).code}` : (e as Error).message };
+    }
+  }
+
+  private constructor(
+    private readonly host: FleetHost,
+    private readonly fleet: FleetConfig,
+    random: () => number,
+  ) {
+    const c = host.config();
+    this.topics = fleetTopics(fleet.prefix, c.nodeId);
+    this.bucket = new TokenBucket(fleet.eventsPerSecond, fleet.eventsPerSecond * 4);
+    if (fleet.contextKey) {
+      const seed = fleet.contextKey.startsWith("hex:") ? Buffer.from(fleet.contextKey.slice(4), "hex") : Buffer.from(readFileSync(fleet.contextKey.slice(5), "utf8").trim(), "hex");
+      this.signingKey = privateKeyFromSeed(seed);
+    }
+    for (const [id, hex] of Object.entries(fleet.fleetKeys)) this.fleetKeys.set(id, publicKeyFromRaw(Buffer.from(hex.replace(/^hex:/, ""), "hex")));
+    // Wall-clock based, so a restarted AN's records still outrank the ones it wrote before.
+    this.seq = host.wallMs();
+    const tls = fleet.tls;
+    this.link = new MqttLink({
+      url: fleet.url,
+      clientId: fleet.clientId ?? c.nodeId,
+      keepaliveS: fleet.keepaliveS,
+      username: fleet.username,
+      password: fleet.password !== undefined ? readCredential(fleet.password) : undefined,
+      tls: tls ? { ca: pem(tls.ca), cert: tls.cert ? pem(tls.cert) : undefined, key: tls.key ? pem(tls.key) : undefined, servername: tls.servername } : undefined,
+      will: { topic: this.topics.status, payload: JSON.stringify({ nodeId: c.nodeId, state: "offline", cause: "connection lost" }), qos: 1, retain: true },
+      birth: () => this.birth(),
+      subscriptions: [this.topics.config, ...fleet.groups.map((g) => this.topics.group(g)), this.topics.rpc],
+      reconnect: fleet.reconnect,
+      queueBytes: fleet.queueBytes,
+      random,
+      onMessage: (topic, payload, packet) => this.onMessage(topic, payload, packet),
+      onConnect: () => host.log.info({ broker: fleet.url, prefix: fleet.prefix }, "fleet broker connected"),
+      onDisconnect: (reason) => host.log.warn({ broker: fleet.url, reason }, "fleet broker connection lost: reconnecting with backoff"),
+    });
+    this.armTelemetry();
+  }
+
+  get secure(): boolean {
+    return this.link.secure;
+  }
+
+  get connected(): boolean {
+    return this.link.connected;
+  }
+
+  stats(): FleetStats {
+    return { link: this.link.stats(), ...this.counters, recordsRejected: { ...this.counters.recordsRejected }, lastAppliedRevision: this.host.config().revision };
+  }
+
+  private birth(): OutMessage {
+    const c = this.host.config();
+    const payload = { nodeId: c.nodeId, state: "online", version: VERSION, revision: c.revision, since: this.since, sessions: this.host.sessions(), tls: this.secure };
+    return { topic: this.topics.status, payload: JSON.stringify(payload), qos: 1, retain: true };
+  }
+
+  // ---- remote configuration ---------------------------------------------------------------
+
+  private onMessage(topic: string, payload: Buffer, packet: IPublishPacket): void {
+    if (this.stopped) return;
+    const fetch = this.fetches.get(topic);
+    if (fetch) return fetch(payload);
+    if (topic === this.topics.rpc) return this.onRpc(payload, packet);
+    if (topic === this.topics.config || this.fleet.groups.some((g) => this.topics.group(g) === topic)) {
+      // One at a time: an apply binds sockets (async); a second config waits for it.
+      this.configChain = this.configChain.then(() => this.onConfig(topic, payload, packet.retain)).catch((e: unknown) => this.host.log.error({ err: (e as Error).message }, "remote config failed"));
+    }
+  }
+
+  /** Resolves when every config received so far has been handled (tests, stop). */
+  settled(): Promise<void> {
+    return this.configChain;
+  }
+
+  private async onConfig(topic: string, payload: Buffer, replayed: boolean): Promise<void> {
+    // An empty retained message clears the topic: nothing to apply.
+    if (payload.length === 0) return;
+    const log = this.host.log;
+    const current = this.host.config();
+    const c = remoteCandidate(payload, { local: current, board: this.host.board, secure: this.secure });
+    if (c.revision !== null && c.revision <= current.revision) {
+      // A replay of a retained config (every reconnect delivers it again) that is already in force or superseded: nothing to say.
+      if (replayed) {
+        this.counters.configsIgnored++;
+        return;
+      }
+      if (c.revision === current.revision) return this.ack({ ok: true, revision: c.revision, source: topic, errors: [], needsRestart: [], persisted: true });
+      this.counters.configsRejected++;
+      log.warn({ source: topic, revision: c.revision, applied: current.revision }, "remote config refused: stale revision");
+      this.event({ type: "config-rejected", revision: c.revision, reason: "stale" });
+      return this.ack({ ok: false, revision: c.revision, source: topic, errors: [{ path: "revision", message: `stale: ${c.revision} is not above the applied ${current.revision}` }], needsRestart: [], persisted: false });
+    }
+    const refuse = (errors: readonly ConfigProblem[]): void => {
+      this.counters.configsRejected++;
+      for (const p of errors) log.error({ source: topic, problem: `${p.path}: ${p.message}` }, "remote config problem");
+      log.error({ source: topic, revision: c.revision, problems: errors.length, keptRevision: this.host.config().revision }, "remote config refused: keeping the last good config");
+      this.event({ type: "config-rejected", revision: c.revision, problems: errors.length });
+      this.ack({ ok: false, revision: c.revision, source: topic, errors, needsRestart: [], persisted: false });
+    };
+    if (!c.ok) return refuse(c.problems);
+    const outcome = await this.host.apply(c.loaded);
+    if (!outcome.ok) return refuse(outcome.problems);
+    let persisted = false;
+    if (this.fleet.configStore) {
+      try {
+        saveConfigStore(this.fleet.configStore, topic, c.document, this.host.wallMs());
+        persisted = true;
+      } catch (e) {
+        log.error({ path: this.fleet.configStore, code: (e as NodeJS.ErrnoException).code ?? null }, "config store write failed: the applied config will not survive a reboot");
+      }
+    }
+    this.counters.configsApplied++;
+    log.info({ source: topic, revision: c.revision, persisted }, "remote config applied");
+    this.event({ type: "config-applied", revision: c.revision });
+    this.ack({ ok: true, revision: c.revision, source: topic, errors: [], needsRestart: outcome.needsRestart, persisted });
+    // The status carries the revision in force.
+    this.link.publish(this.birth());
+    this.armTelemetry();
+  }
+
+  private ack(a: Omit<ConfigAck, "nodeId" | "applied" | "at">): void {
+    const c = this.host.config();
+    const ack: ConfigAck = { nodeId: c.nodeId, ...a, applied: c.revision, at: new Date(this.host.wallMs()).toISOString() };
+    this.link.publish({ topic: this.topics.ack, payload: JSON.stringify(ack), qos: 1, retain: true });
+  }
+
+  // ---- telemetry and events -----------------------------------------------------------------
+
+  /** (Re)arms the periodic telemetry from config.telemetry.intervalS (0: none). */
+  private armTelemetry(): void {
+    const s = this.host.config().telemetry.intervalS;
+    if (s === this.telemetryIntervalS) return;
+    this.telemetryIntervalS = s;
+    if (this.telemetryTimer) clearInterval(this.telemetryTimer);
+    this.telemetryTimer = undefined;
+    if (s > 0 && !this.stopped) {
+      this.telemetryTimer = setInterval(() => this.publishTelemetry(), s * 1000);
+      this.telemetryTimer.unref();
+    }
+  }
+
+  /** One telemetry message now (QoS 0, not queued offline: the next one is fresher). */
+  publishTelemetry(): void {
+    const c = this.host.config();
+    const m = process.memoryUsage();
+    const payload = {
+      nodeId: c.nodeId,
+      at: new Date(this.host.wallMs()).toISOString(),
+      revision: c.revision,
+      intervalS: c.telemetry.intervalS,
+      memory: { rss: m.rss, heapUsed: m.heapUsed, external: m.external },
+      fleet: this.stats(),
+      ...this.host.telemetry(),
+    };
+    if (this.link.publish({ topic: this.topics.telemetry, payload: JSON.stringify(payload), qos: 0, retain: false }, false)) this.counters.telemetryPublished++;
+  }
+
+  /** An engine or agent event, rate-limited (token bucket); beyond the rate dropped and counted. */
+  event(e: AnEvent | { readonly type: string; readonly [k: string]: unknown }): void {
+    if (this.stopped) return;
+    if (e.type === "registration-sent") return; // per retransmission: telemetry counts them
+    if (!this.bucket.take(this.host.wallMs())) {
+      this.counters.eventsDropped++;
+      return;
+    }
+    const payload = JSON.stringify({ nodeId: this.host.config().nodeId, at: new Date(this.host.wallMs()).toISOString(), ...e });
+    if (this.link.publish({ topic: this.topics.events, payload, qos: 1, retain: false })) this.counters.eventsPublished++;
+    else this.counters.eventsDropped++;
+  }
+
+  // ---- context records ----------------------------------------------------------------------
+
+  /** Publishes the signed record of a session (retained, expiring with the binding). */
+  publishContext(context: SessionContext): boolean {
+    if (!this.signingKey || context.remainingLifetimeMs <= 0) return false;
+    this.seq = Math.max(this.seq + 1, this.host.wallMs());
+    const payload = encodeContextRecord(context, { signer: this.host.config().nodeId, seq: this.seq, nowWallMs: this.host.wallMs(), key: this.signingKey });
+    const expiryS = Math.max(1, Math.ceil(context.remainingLifetimeMs / 1000));
+    this.counters.recordsPublished++;
+    return this.link.publish({ topic: this.topics.context(context.mac), payload, qos: 1, retain: true, expiryS });
+  }
+
+  /** Clears the retained record of a MAC this AN no longer serves (not after a handover: the new AN's record is there). */
+  clearContext(mac: string): void {
+    this.link.publish({ topic: this.topics.context(mac), payload: "", qos: 1, retain: true });
+  }
+
+  /**
+   * Fetches and verifies the record of `mac` (one broker round trip: subscribe, the
+   * retained message or nothing within timeoutMs). Forged, replayed and expired
+   * records are counted and refused (undefined): the caller registers from scratch.
+   */
+  async fetchContext(mac: string, timeoutMs = 500): Promise<SessionContext | undefined> {
+    return (await this.fetchRecord(mac, timeoutMs))?.context;
+  }
+
+  /** fetchContext, with the record's signer. */
+  async fetchRecord(mac: string, timeoutMs = 500): Promise<FetchedContext | undefined> {
+    if (!this.link.connected) return undefined;
+    const topic = this.topics.context(mac);
+    if (this.fetches.has(topic)) return undefined;
+    const payload = await new Promise<Buffer | undefined>((resolve) => {
+      const t = setTimeout(() => done(undefined), timeoutMs);
+      const done = (p: Buffer | undefined): void => {
+        clearTimeout(t);
+        this.fetches.delete(topic);
+        this.link.unsubscribe(topic);
+        resolve(p);
+      };
+      this.fetches.set(topic, done);
+      this.link.subscribe(topic);
+    });
+    if (!payload || payload.length === 0) return undefined;
+    const v = verifyContextRecord(payload, { keys: this.fleetKeys, nowWallMs: this.host.wallMs(), mac, lastSeq: (s, m) => this.window.last(s, m) });
+    if (!v.ok) {
+      this.counters.recordsRejected[v.reason]++;
+      this.host.log.warn({ mac, reason: v.reason, detail: v.detail }, "context record rejected: registering from scratch");
+      return undefined;
+    }
+    this.window.accept(v.body.signer, mac, v.body.seq);
+    this.counters.recordsAccepted++;
+    return { context: v.body.context, signer: v.body.signer };
+  }
+
+  // ---- rpc: release on the new AN's request (MQTT 5 request/response) ----------------------
+
+  /**
+   * Asks `owner` (the AN that wrote the record) to let `mac` go. Resolves with its
+   * answer (true: it had the session and released it), or undefined without one in time.
+   */
+  async requestRelease(owner: string, mac: string, timeoutMs = 1000): Promise<boolean | undefined> {
+    if (!this.link.connected || owner === this.host.config().nodeId) return undefined;
+    const id = `${this.host.config().nodeId}-${++this.rpcId}`;
+    this.counters.releasesRequested++;
+    const answer = await new Promise<Record<string, unknown> | undefined>((resolve) => {
+      const t = setTimeout(() => finish(undefined), timeoutMs);
+      const finish = (a: Record<string, unknown> | undefined): void => {
+        clearTimeout(t);
+        this.pendingRpc.delete(id);
+        resolve(a);
+      };
+      this.pendingRpc.set(id, finish);
+      const sent = this.link.publish(
+        {
+          topic: fleetTopics(this.fleet.prefix, owner).rpc,
+          payload: JSON.stringify({ op: "release", mac, by: this.host.config().nodeId }),
+          qos: 1,
+          retain: false,
+          properties: { responseTopic: this.topics.rpc, correlationData: Buffer.from(id) },
+        },
+        false,
+      );
+      if (!sent) finish(undefined);
+    });
+    return answer ? answer.released === true : undefined;
+  }
+
+  private onRpc(payload: Buffer, packet: IPublishPacket): void {
+    const correlation = packet.properties?.correlationData;
+    let msg: Record<string, unknown>;
+    try {
+      const v: unknown = JSON.parse(payload.toString("utf8"));
+      if (typeof v !== "object" || v === null) return;
+      msg = v as Record<string, unknown>;
+    } catch {
+      return;
+    }
+    // An answer to one of our requests.
+    if (correlation && msg.op === undefined) {
+      const pending = this.pendingRpc.get(Buffer.from(correlation).toString());
+      return pending?.(msg);
+    }
+    const responseTopic = packet.properties?.responseTopic;
+    if (msg.op !== "release" || typeof msg.mac !== "string" || !/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/.test(msg.mac)) return;
+    const released = this.host.release?.(msg.mac) ?? false;
+    if (released) this.counters.releasesServed++;
+    this.host.log.info({ mac: msg.mac, by: typeof msg.by === "string" ? msg.by.slice(0, 64) : null, released }, "release requested by another AN");
+    if (responseTopic && correlation)
+      this.link.publish({ topic: responseTopic, payload: JSON.stringify({ released, mac: msg.mac }), qos: 1, retain: false, properties: { correlationData: Buffer.from(correlation) } }, false);
+  }
+
+  // ---- stop ------------------------------------------------------------------------------------
+
+  /** Publishes the retained `offline` status and disconnects (bounded). */
+  async stop(cause = "stopped"): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.telemetryTimer) clearInterval(this.telemetryTimer);
+    for (const f of [...this.fetches.values()]) f(undefined);
+    for (const r of [...this.pendingRpc.values()]) r(undefined);
+    const c = this.host.config();
+    await this.link.close({ topic: this.topics.status, payload: JSON.stringify({ nodeId: c.nodeId, state: "offline", cause, revision: c.revision, at: new Date(this.host.wallMs()).toISOString() }), qos: 1, retain: true });
+  }
+}

@@ -1,0 +1,102 @@
+// The handover's context step through a real mosquitto, with the real engine: the
+// old AN's agent publishes the MN's signed record; the new AN's engine hears a
+// non-trigger frame (an MLD report: all a moved Linux MN sends) from the unknown MAC,
+// the fetch finds and verifies the record, the import registers at once (the MN's
+// identification and the HA's link-layer address carried over). A flood of random
+// MACs is rate-limited; with the broker down nothing is found and nothing waits.
+import { afterEach, describe, expect, it } from "vitest";
+import { privateKeyFromSeed, rawPublicKey } from "../../../src/app/context-record.ts";
+import { FleetAgent } from "../../../src/app/fleet-agent.ts";
+import { HandoverFetch } from "../../../src/app/handover-fetch.ts";
+import type { Action } from "../../../src/core/events.ts";
+import { parseRegistrationRequest } from "../../../src/wire/mip-registration.ts";
+import { mac, mldReport } from "../../support/frames.ts";
+import { Broker, mosquittoUnavailableReason } from "../../support/mosquitto.ts";
+import { until } from "../../support/mqtt-watch.ts";
+import { sampleContext } from "../../support/contexts.ts";
+import { CODEC, HA, Harness, MN1 } from "../../unit/core/harness.ts";
+import { baseDocument, ComponentHost } from "./fleet-host.ts";
+
+const skip = mosquittoUnavailableReason();
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await Promise.resolve(c()).catch(() => undefined);
+});
+const P = "netmip/v1";
+const seed = (n: number) => Buffer.alloc(32, n);
+const fleetKeys = { "an-1": rawPublicKey(privateKeyFromSeed(seed(1))).toString("hex") };
+
+async function agent(broker: Broker, id: string, n: number): Promise<{ a: FleetAgent; host: ComponentHost }> {
+  const host = new ComponentHost(baseDocument(id, { url: broker.url, prefix: P, allowSecretsWithoutTls: true, contextKey: `hex:${seed(n).toString("hex")}`, fleetKeys, reconnect: { initialMs: 100, maxMs: 200 } }));
+  const a = FleetAgent.start(host);
+  if ("error" in a) throw new Error(a.error);
+  cleanups.push(() => a.stop());
+  await until(() => a.connected, `${id} connected`);
+  return { a, host };
+}
+
+describe.skipIf(skip !== undefined)(`handover context fetch over mosquitto${skip ? ` (skipped: ${skip})` : ""}`, () => {
+  it("imports the record of a station that arrives with a non-trigger frame and registers at once; floods are bounded; no broker, no wait", async () => {
+    const broker = await Broker.start();
+    cleanups.push(() => broker.cleanup());
+    const { a: oldAn, host: oldHost } = await agent(broker, "an-1", 1);
+    const { a: newAn } = await agent(broker, "an-2", 2);
+    const record = sampleContext({ mac: MN1, homeAgent: HA, identification: "16045690984503098046" });
+    expect(oldAn.publishContext(record)).toBe(true);
+
+    const h = new Harness();
+    const produced: Action[] = [];
+    let releaseAnswer: boolean | undefined;
+    const fetcher = new HandoverFetch({
+      fetch: (m) => newAn.fetchRecord(m),
+      importContext: ({ context, signer }) => {
+        produced.push(...h.handle({ kind: "import-context", context, resume: false }));
+        // As the daemon does: the writer of the record is asked to let the MN go.
+        void newAn.requestRelease(signer, context.mac).then((r) => (releaseAnswer = r));
+      },
+      nowMs: () => Date.now(),
+    });
+    const route = (actions: Action[]): void => {
+      for (const a of actions) if (a.kind === "unknown-station") fetcher.unknownStation(a.mac);
+    };
+    await new Promise((r) => setTimeout(r, 100));
+    route(h.frame(mldReport(mac(MN1))));
+    expect(h.engine.sessionCount).toBe(0); // not a trigger: nothing started by the frame itself
+    await until(() => fetcher.stats().imported === 1, "the record imported");
+    const started = produced.find((a) => a.kind === "event" && a.event.type === "session-started");
+    expect(started).toMatchObject({ event: { mac: MN1, trigger: "context-import", identitySource: "context" } });
+    const rrq = produced.find((a) => a.kind === "send-signalling");
+    expect(rrq).toBeDefined();
+    const parsed = parseRegistrationRequest(rrq!.kind === "send-signalling" ? rrq!.bytes : new Uint8Array(), CODEC);
+    expect(parsed.ok).toBe(true);
+    if (parsed.ok) {
+      expect(parsed.value.message.homeAgent).toBe(HA);
+      // The identification carries on from the old AN's (the HA refuses an older one).
+      expect(parsed.value.message.identification > 16045690984503098046n).toBe(true);
+    }
+    expect(h.engine.session(MN1)?.haLinkLayer).toEqual(mac("02:00:5e:00:53:01"));
+    // The old AN got the MQTT 5 request (response topic + correlation data) and answered.
+    await until(() => releaseAnswer !== undefined, "the release answer");
+    expect(releaseAnswer).toBe(true);
+    expect(oldHost.released).toEqual([MN1]);
+    expect(oldAn.stats().releasesServed).toBe(1);
+    expect(newAn.stats().releasesRequested).toBe(1);
+    // A second frame from the same station during the pause does not fetch again.
+    route(h.frame(mldReport(mac(MN1))));
+    expect(fetcher.stats().asked).toBe(1);
+
+    // A flood of random MACs: at most a burst of fetches, the rest counted and dropped.
+    for (let i = 0; i < 500; i++) fetcher.unknownStation(`02:aa:00:00:${(i >> 8).toString(16).padStart(2, "0")}:${(i & 255).toString(16).padStart(2, "0")}`);
+    const s = fetcher.stats();
+    expect(s.asked).toBeLessThanOrEqual(1 + 20);
+    expect(s.rateLimited).toBeGreaterThanOrEqual(500 - 20);
+    await until(() => fetcher.stats().inFlight === 0, "the flood's fetches done");
+    expect(fetcher.stats().imported).toBe(1);
+
+    // Broker down: the fetch answers "nothing" at once; the station is left to a fresh registration.
+    await broker.stop();
+    await until(() => !newAn.connected, "an-2 noticed the outage");
+    // An hour's fetch timeout: were the fetch to wait for the broker, the test would time out.
+    expect(await newAn.fetchContext("02:11:22:33:44:05", 3_600_000)).toBeUndefined();
+  });
+});
