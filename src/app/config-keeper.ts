@@ -18,6 +18,8 @@ const RESTART_ONLY: readonly { readonly path: string; readonly get: (c: AnConfig
   { path: "access.promiscuous", get: (c) => c.access.promiscuous },
   { path: "uplink.interface", get: (c) => c.uplink.interface },
   { path: "stateFile", get: (c) => c.stateFile },
+  { path: "datapath.backend", get: (c) => c.datapath.backend },
+  { path: "datapath.bpfObject", get: (c) => c.datapath.bpfObject },
 ];
 
 export class ConfigKeeper {

@@ -11,7 +11,6 @@ import type { AnEvent } from "../core/events.ts";
 import type { Clock } from "../io/clock.ts";
 import { systemClock, systemRandom } from "../io/clock.ts";
 import type { Datapath, UserspaceDatapathOptions } from "../io/datapath.ts";
-import { UserspaceDatapath } from "../io/datapath.ts";
 import { isNativeIoError } from "../io/native-addon.ts";
 import { isRecordedNd, PcapWriter } from "../io/pcap-writer.ts";
 import { SignallingSockets } from "../io/signalling-sockets.ts";
@@ -24,6 +23,8 @@ import { ActionRouter } from "./action-router.ts";
 import type { BoardProfile } from "./board.ts";
 import { careOfAddresses, engineConfigOf, formatProblems, loadConfigFile } from "./config-file.ts";
 import { ConfigKeeper } from "./config-keeper.ts";
+import type { DatapathOpeners } from "./datapath-select.ts";
+import { selectDatapath } from "./datapath-select.ts";
 import type { AnConfig } from "./config-schema.ts";
 import { EngineDriver, realTimerHost } from "./driver.ts";
 import { OncePerCause } from "./log-once.ts";
@@ -44,6 +45,8 @@ export { EXIT };
 /** What start() opens and where it logs: the real ones by default, fakes in tests. */
 export interface DaemonParts {
   readonly openDatapath?: (options: UserspaceDatapathOptions) => Datapath;
+  /** Backends for datapath.backend (when openDatapath is not given); tests force a kernel failure. */
+  readonly datapathOpeners?: DatapathOpeners;
   /** UDP port of the signalling sockets (434; tests: a free high port). */
   readonly signallingPort?: number;
   /** Log destination (default: synchronous stdout). */
@@ -156,13 +159,16 @@ export class Daemon implements SignalTarget {
     const log = createLogger(config.log.level, parts.logDestination, { nodeId: config.nodeId });
     let datapath: Datapath;
     try {
-      datapath = (parts.openDatapath ?? ((o) => UserspaceDatapath.open(o)))({
+      const options = {
         accessInterface: config.access.interface,
         uplinkInterface: config.uplink.interface,
         promiscuous: config.access.promiscuous,
         ttl: config.tunnel.ttl,
         dontFragment: config.tunnel.dontFragment,
-      });
+      };
+      const chosen = parts.openDatapath ? parts.openDatapath(options) : selectDatapath(config, options, log, parts.datapathOpeners);
+      if (!chosen) return EXIT.startFailed;
+      datapath = chosen;
     } catch (e) {
       log.fatal({ err: describeError(e) }, "cannot open the packet sockets (needs CAP_NET_RAW; interfaces must exist)");
       return EXIT.startFailed;
@@ -235,6 +241,11 @@ export class Daemon implements SignalTarget {
       tunnelPacket: (outerSrc, outerDst, greKey, packet) => this.driver.input({ kind: "tunnel-packet", outerSrc, outerDst, greKey, packet }),
       tunnelPacketDropped: (cause) => this.once(cause, {}),
       batchDone: () => this.driver.settle(),
+      // Frames the kernel fast path carried: the engine's idle timer must count them.
+      sessionsActive: (macs) => {
+        for (const mac of macs) this.driver.input({ kind: "mn-active", mac });
+        this.driver.settle();
+      },
       ioError: (where, error, stopped) => {
         if (!stopped) return this.once(`io ${where}: ${error.code}`, { err: describeError(error) });
         // Deaf on that socket for good: stop cleanly (deregistering) and let the supervisor restart us.
@@ -256,6 +267,7 @@ export class Daemon implements SignalTarget {
         access: this.config.access.interface,
         accessMac: [...this.accessMac].map((b) => b.toString(16).padStart(2, "0")).join(":"),
         uplink: c.uplink.interface,
+        datapath: this.datapath.stats().backend ?? "userspace",
         careOf: c.careOf.mode === "pool" ? { mode: "pool", addresses: c.careOf.addresses.length } : { mode: "shared", address: c.careOf.address },
         realms: c.realms.map((r) => ({ realm: r.realm, homeAgent: r.homeAgent, spi: r.spi })),
         pcap: this.args.pcapPath ?? null,

@@ -54,7 +54,9 @@ export type EngineInput =
   | { readonly kind: "hand-over"; readonly mac: string }
   | { readonly kind: "shutdown"; readonly deregister: boolean }
   /** The wall clock (ms since 1970) at `now`: identifications are wall-clock timestamps. */
-  | { readonly kind: "wall-clock"; readonly wallMs: number };
+  | { readonly kind: "wall-clock"; readonly wallMs: number }
+  /** The kernel fast path carried frames from this MN (they never reach frame-from-mn): not idle. */
+  | { readonly kind: "mn-active"; readonly mac: string };
 
 /** A binding the engine let go of, kept a minute to acknowledge a late revocation. */
 interface ReleasedBinding {
@@ -144,6 +146,11 @@ export class Engine {
       case "wall-clock":
         this.wallOffsetMs = input.wallMs - now;
         return;
+      case "mn-active": {
+        const s = this.sessions.get(input.mac);
+        if (s) s.lastHeardAt = now;
+        return;
+      }
     }
   }
 

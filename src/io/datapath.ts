@@ -21,6 +21,8 @@ export interface DatapathHandlers {
   /** The end of one receive batch: flush what the handlers queued. */
   batchDone(): void;
   ioError(where: string, error: NativeIoError, stopped: boolean): void;
+  /** MNs whose frames the kernel fast path carried since the last report (the engine never saw them). */
+  sessionsActive?(macs: readonly string[]): void;
 }
 
 export interface OuterHeaderOptions {
@@ -47,6 +49,21 @@ export interface DatapathStats {
   /** packets dropped because the kernel would block (socket buffer full) */
   readonly txDroppedWouldBlock: number;
   readonly bound: number;
+  /** "kernel" or "userspace" */
+  readonly backend?: string;
+  /** the kernel fast path's counters (kernel backend only) */
+  readonly fastPath?: FastPathStats;
+}
+
+export interface FastPathStats {
+  readonly uplinkPackets: number;
+  readonly uplinkBytes: number;
+  readonly downlinkPackets: number;
+  readonly downlinkBytes: number;
+  /** why frames stayed on the slow path, and failures (src/bpf/an_fastpath.bpf.c enum fp_stat) */
+  readonly slow: Readonly<Record<string, number>>;
+  /** per bound session (up to a limit): packets and bytes each way */
+  readonly sessions?: Readonly<Record<string, { readonly up: readonly [number, number]; readonly down: readonly [number, number] }>>;
 }
 
 export interface Datapath {
@@ -70,6 +87,8 @@ export interface UserspaceDatapathOptions extends OuterHeaderOptions {
   readonly uplinkInterface: string;
   readonly promiscuous: boolean;
   readonly batchSize?: number;
+  /** the kernel fast path is in front: read the access link after tc ingress (see PacketOpenOptions.afterTc) */
+  readonly afterTc?: boolean;
 }
 
 export class UserspaceDatapath implements Datapath {
@@ -95,7 +114,11 @@ export class UserspaceDatapath implements Datapath {
 
   /** Opens the access packet socket and the protocol 41 and 47 raw sockets (bound to the uplink). */
   static open(options: UserspaceDatapathOptions): UserspaceDatapath {
-    const access = AccessLinkSocket.open(options.accessInterface, { promiscuous: options.promiscuous, batchSize: options.batchSize ?? 64 });
+    const access = AccessLinkSocket.open(options.accessInterface, {
+      promiscuous: options.promiscuous,
+      batchSize: options.batchSize ?? 64,
+      afterTc: options.afterTc ?? false,
+    });
     const tunnels = new Map<number, TunnelSocket>();
     try {
       for (const p of [TunnelProtocol.ipv6InIpv4, TunnelProtocol.gre]) {
@@ -249,6 +272,7 @@ export class UserspaceDatapath implements Datapath {
       txOversize: this.counts.txOversize,
       txDroppedWouldBlock: this.counts.txDroppedWouldBlock,
       bound: this.bindings.size,
+      backend: "userspace",
     };
   }
 
