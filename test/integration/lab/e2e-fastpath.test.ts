@@ -136,6 +136,45 @@ describe.skipIf(skipReason !== undefined)("lab: kernel fast path", () => {
     t.moveMn(other, null);
   }, 90_000);
 
+  it("idle detection counts fast-path frames: an MN pinging through the kernel stays; once quiet it is deregistered", async () => {
+    const an = await startAn(t, 1, daemon, t.anConfig(1, { idleTimeoutS: 2 }));
+    await attach(t, mn, 1, an);
+    const stream = await t.pingStream(mn.ns, LAB.cn, { intervalMs: 50 });
+    await new Promise((r) => setTimeout(r, 4500));
+    const during = await datapathStats(an);
+    const summary = await stream.stop();
+    // More than twice the idle timeout with frames only the fast path saw: still bound.
+    expect(anEvents(an, "released", mn.mac)).toEqual([]);
+    expect(during.bound).toBe(1);
+    expect(during.fastPath!.sessions![mn.mac]!.up[0]).toBeGreaterThanOrEqual(summary.sent / 2);
+    const released = await waitAnEvent(an, "released", mn.mac, 8000);
+    // Idle: the AN deregisters the MN (lifetime 0), which ends as "deregistered".
+    expect(released.event).toMatchObject({ reason: "deregistered" });
+    await an.stop();
+    t.moveMn(mn, null);
+  }, 60_000);
+
+  it("crash restart: a killed daemon's filters are replaced by the next start, which detaches them on stop", async () => {
+    const site = t.an(1);
+    const first = await startAn(t, 1, daemon);
+    first.child.kill("SIGKILL");
+    await waitFor(() => (first.exited ? true : undefined), 5000, "AN1 killed");
+    // Nothing pinned: the stale programs live on only through their filters.
+    expect(ourFilters(t, site.ns, site.access)).toContain("an_uplink");
+    const second = await startAn(t, 1, daemon);
+    expect(second.logs.find((l) => l.msg === "datapath opened")).toMatchObject({ backend: "kernel" });
+    expect(ourFilters(t, site.ns, site.access).split("\n")).toHaveLength(1);
+    expect(ourFilters(t, site.ns, site.uplink).split("\n")).toHaveLength(1);
+    await attach(t, mn, 1, second);
+    const r = await t.ping(mn.ns, LAB.cn, { count: 5, intervalMs: 50 });
+    expect(r.received).toBe(5);
+    expect((await datapathStats(second)).fastPath!.uplinkPackets).toBeGreaterThanOrEqual(4);
+    await second.stop();
+    expect(ourFilters(t, site.ns, site.access)).toBe("");
+    expect(ourFilters(t, site.ns, site.uplink)).toBe("");
+    t.moveMn(mn, null);
+  }, 60_000);
+
   it("fallback: a fast path that does not load (here: no BPF object) -> the userspace backend, said once, same results", async () => {
     const an = await startAn(t, 1, daemon, t.anConfig(1, { datapath: { backend: "auto", bpfObject: "/nonexistent/an_fastpath.bpf.o" } }));
     const warned = an.logs.filter((l) => l.msg === "kernel fast path unavailable: using the userspace datapath");
