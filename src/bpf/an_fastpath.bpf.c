@@ -172,10 +172,25 @@ static __always_inline __u16 ipv4_checksum(const __u16 *w) {
   return (__u16)~sum;
 }
 
+/*
+ * Makes the first `n` bytes directly readable. Frames built from a packet socket's
+ * TX ring (and GSO/GRO skbs) keep only a few header bytes linear; the rest is in
+ * page fragments the program cannot read in place.
+ */
+static __always_inline int linear(struct __sk_buff *skb, __u32 n) {
+  if ((void *)(long)skb->data + n <= (void *)(long)skb->data_end) return 1;
+  if (skb->len < n) return 0;
+  return bpf_skb_pull_data(skb, n) == 0;
+}
+
 SEC("tc")
 int an_uplink(struct __sk_buff *skb) {
   struct fp_config *c = config();
   if (!c) return TC_ACT_OK;
+  if (!linear(skb, ETH_HLEN_ + IPV6_HLEN + 4)) {
+    count(ST_UP_OTHER_SLOW);
+    return TC_ACT_OK;
+  }
   void *data = (void *)(long)skb->data;
   void *end = (void *)(long)skb->data_end;
   if (data + ETH_HLEN_ + IPV6_HLEN + 4 > end) return TC_ACT_OK;
@@ -259,6 +274,8 @@ SEC("tc")
 int an_downlink(struct __sk_buff *skb) {
   struct fp_config *c = config();
   if (!c) return TC_ACT_OK;
+  /* Outer IPv4 and the longest GRE header we take (with key): one pull covers both. */
+  if (!linear(skb, ETH_HLEN_ + IPV4_HLEN + GRE_HLEN_KEY)) return TC_ACT_OK;
   void *data = (void *)(long)skb->data;
   void *end = (void *)(long)skb->data_end;
   __u8 *eth = data;
