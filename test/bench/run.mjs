@@ -21,20 +21,21 @@ rmSync(dir, { recursive: true, force: true });
 const out = values.out ?? "bench-results.json";
 writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
 
+const say = (line) => process.stdout.write(`${line}\n`);
 const dp = results.benchmarks.datapath;
 if (dp) {
-  console.log("\n| direction | frame | backend | packets/s | ratio to bridge | loss | daemon CPU |");
-  console.log("| --- | --- | --- | --- | --- | --- | --- |");
+  say("\n| direction | frame | backend | packets/s | ratio to bridge | loss | daemon CPU |");
+  say("| --- | --- | --- | --- | --- | --- | --- |");
   for (const row of dp.rows) {
     const pct = (x) => (x === null ? "-" : `${(x * 100).toFixed(1)} %`);
-    console.log(`| ${row.direction} | ${row.frameBytes} B | ${row.backend} | ${Math.round(row.pps).toLocaleString("en")} | ${row.ratioToBridge === null ? "-" : row.ratioToBridge.toFixed(2)} | ${pct(row.loss)} | ${pct(row.daemonCpu)} |`);
+    say(`| ${row.direction} | ${row.frameBytes} B | ${row.backend} | ${Math.round(row.pps).toLocaleString("en")} | ${row.ratioToBridge === null ? "-" : row.ratioToBridge.toFixed(2)} | ${pct(row.loss)} | ${pct(row.daemonCpu)} |`);
   }
 }
 const su = results.benchmarks.startup;
 if (su) {
-  console.log("\n| start-up | median ms | ratio to `node -e 0` |");
-  console.log("| --- | --- | --- |");
-  for (const row of su.rows) console.log(`| ${row.what} | ${row.medianMs.toFixed(0)} | ${row.ratio.toFixed(2)} |`);
+  say("\n| start-up | median ms | ratio to `node -e 0` |");
+  say("| --- | --- | --- |");
+  for (const row of su.rows) say(`| ${row.what} | ${row.medianMs.toFixed(0)} | ${row.ratio.toFixed(2)} |`);
 }
-console.log(`\nresults: ${out} (${results.seconds} s)`);
+say(`\nresults: ${out} (${results.seconds} s)`);
 process.exit(r.status ?? 1);
