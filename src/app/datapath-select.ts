@@ -72,6 +72,6 @@ export function selectDatapath(
     return undefined;
   }
   if (choice.fallbackReason !== null) log.warn({ reason: choice.fallbackReason }, "kernel fast path unavailable: using the userspace datapath");
-  log.info({ backend: choice.backend }, "datapath opened");
+  log.info({ backend: choice.backend, attach: choice.datapath.stats().fastPath?.attach ?? null }, "datapath opened");
   return choice.datapath;
 }

@@ -56,6 +56,8 @@ export interface DatapathStats {
 }
 
 export interface FastPathStats {
+  /** "tcx" (links released with the process) or "tc" (clsact filters) */
+  readonly attach?: string;
   readonly uplinkPackets: number;
   readonly uplinkBytes: number;
   readonly downlinkPackets: number;

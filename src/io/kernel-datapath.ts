@@ -126,6 +126,8 @@ export class KernelDatapath implements Datapath {
     private readonly options: KernelDatapathOptions,
     access: InterfaceInfo,
     uplink: InterfaceInfo,
+    /** "tcx": links that die with the process; "tc": clsact filters removed at stop or next start */
+    readonly attach: "tcx" | "tc" = "tc",
   ) {
     this.outer = { ttl: options.ttl, dontFragment: options.dontFragment };
     this.access = access;
@@ -142,13 +144,14 @@ export class KernelDatapath implements Datapath {
     // The slow path first, reading after tc ingress: once the programs are attached, a
     // frame is either redirected by them or read here, never both.
     const slow = UserspaceDatapath.open({ ...options, afterTc: true });
+    let attach: "tcx" | "tc";
     try {
-      addon.fastpathLoad(options.objectPath, { accessIfindex: access.index, uplinkIfindex: uplink.index, maxEntries: options.maxSessions });
+      attach = addon.fastpathLoad(options.objectPath, { accessIfindex: access.index, uplinkIfindex: uplink.index, maxEntries: options.maxSessions });
     } catch (e) {
       slow.close();
       throw e;
     }
-    const k = new KernelDatapath(addon, slow, options, access, uplink);
+    const k = new KernelDatapath(addon, slow, options, access, uplink, attach);
     try {
       k.writeConfig();
     } catch (e) {
@@ -267,7 +270,7 @@ export class KernelDatapath implements Datapath {
       if (n !== "upFast" && n !== "downFast" && n !== "upBytes" && n !== "downBytes") slow[n] = raw[i] ?? 0;
     });
     const at = (n: (typeof STAT_NAMES)[number]): number => raw[STAT_NAMES.indexOf(n)] ?? 0;
-    const out = { uplinkPackets: at("upFast"), uplinkBytes: at("upBytes"), downlinkPackets: at("downFast"), downlinkBytes: at("downBytes"), slow };
+    const out = { attach: this.attach, uplinkPackets: at("upFast"), uplinkBytes: at("upBytes"), downlinkPackets: at("downFast"), downlinkBytes: at("downBytes"), slow };
     if (!withSessions || this.closed) return out;
     const sessions: Record<string, { up: [number, number]; down: [number, number] }> = {};
     for (const b of this.bindings.values()) sessions[b.mac] = { up: this.counters(FastpathMap.up, b.upKey), down: this.counters(FastpathMap.down, b.downKey) };

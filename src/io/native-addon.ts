@@ -96,8 +96,12 @@ export interface FastpathLoadOptions {
 export interface NativeFastpath {
   /** false: the addon was built without libbpf headers (every call throws ENOTSUP) */
   readonly fastpathSupported: boolean;
-  /** Loads the BPF object and attaches it to both ingress hooks (removing a stale one of ours first). */
-  fastpathLoad(objectPath: string, options: FastpathLoadOptions): void;
+  /**
+   * Loads the BPF object and attaches it to both ingress hooks (removing a stale tc
+   * filter of ours first): "tcx" links (Linux 6.6+, detached by the kernel when the
+   * process dies) or "tc" filters (removed by close or the next load).
+   */
+  fastpathLoad(objectPath: string, options: FastpathLoadOptions): "tcx" | "tc";
   /** Detaches our filters and frees programs and maps. Idempotent. */
   fastpathClose(): void;
   /** Removes a filter of ours from this interface's ingress without loading; true if one was there. */

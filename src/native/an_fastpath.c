@@ -8,11 +8,12 @@
  * loader plus a netlink client. Without libbpf at build time every function here
  * throws ENOTSUP and the daemon uses the userspace datapath.
  *
- * One fast path per process (global state). Our filters carry a fixed handle and
- * priority (AN_TC_HANDLE/AN_TC_PRIORITY): at load, any filter with them left by a
- * crashed run is removed first, and close removes ours. Nothing is pinned, so the
- * maps and programs go with the filters. The clsact qdisc is left in place: other
- * programs (e.g. OpenWrt's qosify) may use it.
+ * One fast path per process (global state). Attached as tcx links where the kernel
+ * has them (6.6+: released with the process), else as clsact filters with a fixed
+ * handle and priority (AN_TC_HANDLE/AN_TC_PRIORITY): at load, any filter with them
+ * left by a crashed run is removed first, and close removes ours. Nothing is pinned,
+ * so the maps and programs go with the links or filters. The clsact qdisc is left in
+ * place: other programs (e.g. OpenWrt's qosify) may use it.
  */
 #include "an_fastpath.h"
 
@@ -56,7 +57,7 @@ static napi_value throw_type(napi_env env, const char *msg) {
   X(bpf_object__load) X(bpf_object__close) X(bpf_object__find_map_by_name) X(bpf_map__set_max_entries) \
   X(bpf_map__fd) X(bpf_object__find_program_by_name) X(bpf_program__fd) X(bpf_tc_hook_create)        \
   X(bpf_tc_attach) X(bpf_tc_detach) X(bpf_map_update_elem) X(bpf_map_delete_elem)                   \
-  X(bpf_map_lookup_elem) X(bpf_map_get_next_key)
+  X(bpf_map_lookup_elem) X(bpf_map_get_next_key) X(bpf_link_create)
 
 static struct {
 #define FIELD(name) __typeof__(&name) name;
@@ -87,12 +88,16 @@ static int open_libbpf(void) {
   return 0;
 }
 
+/* Linux 6.6 tcx ingress (enum bpf_attach_type); the build headers may predate it. */
+#define AN_BPF_TCX_INGRESS 46
+
 static struct {
   struct bpf_object *obj;
   int map_fd[FP_MAPS];
   int ifindex[2]; /* access, uplink */
-  bool attached[2];
-} fp = {NULL, {-1, -1, -1, -1}, {0, 0}, {false, false}};
+  bool attached[2]; /* a tc (netlink) filter of ours */
+  int link_fd[2];   /* a tcx link, or -1 */
+} fp = {NULL, {-1, -1, -1, -1}, {0, 0}, {false, false}, {-1, -1}};
 
 /* The last libbpf warning, for the error message (the verifier log can be long: its tail). */
 static char last_log[512];
@@ -132,13 +137,33 @@ static void release_all(void) {
   for (int i = 0; i < 2; i++) {
     if (fp.attached[i]) detach_ours(fp.ifindex[i]);
     fp.attached[i] = false;
+    if (fp.link_fd[i] >= 0) close(fp.link_fd[i]);
+    fp.link_fd[i] = -1;
   }
   if (fp.obj) lib.bpf_object__close(fp.obj);
   fp.obj = NULL;
   for (int i = 0; i < FP_MAPS; i++) fp.map_fd[i] = -1;
 }
 
-static int attach_one(int slot, int ifindex, struct bpf_program *prog, const char **where) {
+/*
+ * Attaches `prog` to the ingress of `ifindex`. Preferred: a tcx link (Linux 6.6),
+ * owned by a file descriptor of this process, so the kernel detaches it when the
+ * process dies however it dies: a crashed daemon leaves nothing forwarding on stale
+ * maps. Older kernels (EINVAL for the unknown attach type): a clsact filter with our
+ * handle and priority, removed at stop and by the next start.
+ */
+static int attach_one(int slot, int ifindex, struct bpf_program *prog, const char **where, bool *tcx) {
+  /* AN_FASTPATH_ATTACH=tc forces the pre-6.6 way (tests of it on a newer kernel). */
+  const char *force = getenv("AN_FASTPATH_ATTACH");
+  bool want_tcx = !(force && strcmp(force, "tc") == 0);
+  int lfd = want_tcx ? lib.bpf_link_create(lib.bpf_program__fd(prog), ifindex, (enum bpf_attach_type)AN_BPF_TCX_INGRESS, NULL) : -1;
+  if (lfd >= 0) {
+    fp.ifindex[slot] = ifindex;
+    fp.link_fd[slot] = lfd;
+    *tcx = true;
+    return 0;
+  }
+  *tcx = false;
   struct bpf_tc_hook h;
   hook_of(&h, ifindex);
   int r = lib.bpf_tc_hook_create(&h);
@@ -163,7 +188,7 @@ static int attach_one(int slot, int ifindex, struct bpf_program *prog, const cha
   return 0;
 }
 
-/* fastpathLoad(objectPath, { accessIfindex, uplinkIfindex, maxEntries }) */
+/* fastpathLoad(objectPath, { accessIfindex, uplinkIfindex, maxEntries }) -> "tcx" | "tc" */
 static napi_value f_load(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
@@ -223,13 +248,15 @@ static napi_value f_load(napi_env env, napi_callback_info info) {
     return throw_fp(env, ENOENT, "bpf_object__find_program_by_name", "an_uplink/an_downlink");
   }
   const char *where = "";
-  r = attach_one(0, (int)access, up, &where);
-  if (!r) r = attach_one(1, (int)uplink, down, &where);
+  bool tcx_up = false, tcx_down = false;
+  r = attach_one(0, (int)access, up, &where, &tcx_up);
+  if (!r) r = attach_one(1, (int)uplink, down, &where, &tcx_down);
   if (r) {
     release_all();
     return throw_fp(env, -r, where, last_log);
   }
-  napi_get_undefined(env, &v);
+  /* How it is attached: "tcx" (dies with the process) or "tc" (a filter we remove). */
+  napi_create_string_utf8(env, tcx_up && tcx_down ? "tcx" : "tc", NAPI_AUTO_LENGTH, &v);
   return v;
 }
 

@@ -1,10 +1,11 @@
 // The kernel fast path in the lab (issue 12): with datapath.backend "auto" (the
 // default) and root, the tc-BPF programs carry a bound MN's traffic both ways (their
 // counters move, the daemon's sockets see none of it), in IPv6-in-IPv4 and in GRE
-// (shared CoA); ND keeps reaching the engine; a revocation stops the fast path at
-// once; a stop leaves no filter behind; and a fast path that does not load gives the
-// userspace backend with the same results.
+// (shared CoA); a revocation stops the fast path at once; the idle timer counts
+// fast-pathed frames; a killed daemon's fast path dies with it; and a fast path that
+// does not load gives the userspace backend with the same results.
 import { execFileSync } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LAB, Topology } from "../../lab/topology.ts";
 import type { AnProcess, HaProcess, MnNode } from "../../lab/topology.ts";
@@ -38,11 +39,28 @@ async function datapathStats(an: AnProcess): Promise<Stats> {
   return (line.telemetry as { datapath: Stats }).datapath;
 }
 
-/** Our tc filters (handle 0x414e) on the ingress of `ifname` in `ns`. */
-function ourFilters(t: Topology, ns: string, ifname: string): string {
+/** Our tc filters (the pre-6.6 attachment) on the ingress of `ifname` in `ns`. */
+function ourFilters(ns: string, ifname: string): string {
   const out = execFileSync("ip", ["netns", "exec", ns, "tc", "filter", "show", "dev", ifname, "ingress"], { encoding: "utf8" });
   return out.split("\n").filter((l) => l.includes("an_uplink") || l.includes("an_downlink")).join("\n");
 }
+
+/** The ifindexes of the tcx ingress links the process holds (its fdinfo). */
+function tcxLinks(pid: number): number[] {
+  const out: number[] = [];
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    let info = "";
+    try {
+      info = readFileSync(`/proc/${pid}/fdinfo/${fd}`, "utf8");
+    } catch {
+      continue;
+    }
+    if (/^link_type:\s+tcx$/m.test(info) && /^attach_type:\s+46/m.test(info)) out.push(Number(/^ifindex:\s+(\d+)$/m.exec(info)?.[1]));
+  }
+  return out.sort((a, b) => a - b);
+}
+
+const ifindex = (ns: string, ifname: string): number => Number(execFileSync("ip", ["netns", "exec", ns, "cat", `/sys/class/net/${ifname}/ifindex`], { encoding: "utf8" }).trim());
 
 describe.skipIf(skipReason !== undefined)("lab: kernel fast path", () => {
   let t: Topology;
@@ -67,11 +85,11 @@ describe.skipIf(skipReason !== undefined)("lab: kernel fast path", () => {
 
   it("IPv6-in-IPv4 (pool CoA): the fast path carries the pings both ways, the daemon's sockets none; a revocation stops it at once; stop detaches", async () => {
     const an = await startAn(t, 1, daemon);
-    expect(an.logs.find((l) => l.msg === "datapath opened")).toMatchObject({ backend: "kernel" });
+    // tcx links (Linux 6.6+, this kernel): held by the daemon, released with it.
+    expect(an.logs.find((l) => l.msg === "datapath opened")).toMatchObject({ backend: "kernel", attach: "tcx" });
     expect(an.logs.find((l) => l.msg === "kernel fast path unavailable: using the userspace datapath")).toBeUndefined();
     const site = t.an(1);
-    expect(ourFilters(t, site.ns, site.access)).toContain("an_uplink");
-    expect(ourFilters(t, site.ns, site.uplink)).toContain("an_downlink");
+    expect(tcxLinks(an.child.pid!)).toEqual([ifindex(site.ns, site.access), ifindex(site.ns, site.uplink)].sort((a, b) => a - b));
 
     await attach(t, mn, 1, an);
     // Let the MN's address settle (its ND went the slow path, through the engine).
@@ -112,8 +130,8 @@ describe.skipIf(skipReason !== undefined)("lab: kernel fast path", () => {
     expect(anEvents(an, "session-started", mn.mac).map((l) => (l.event as { trigger: string }).trigger)).toEqual(["ipv6-frame", "ipv6-frame"]);
 
     await an.stop();
-    expect(ourFilters(t, site.ns, site.access)).toBe("");
-    expect(ourFilters(t, site.ns, site.uplink)).toBe("");
+    expect(ourFilters(site.ns, site.access)).toBe("");
+    expect(ourFilters(site.ns, site.uplink)).toBe("");
     t.moveMn(mn, null);
   }, 90_000);
 
@@ -154,24 +172,52 @@ describe.skipIf(skipReason !== undefined)("lab: kernel fast path", () => {
     t.moveMn(mn, null);
   }, 60_000);
 
-  it("crash restart: a killed daemon's filters are replaced by the next start, which detaches them on stop", async () => {
+  it("crash: a killed daemon's fast path dies with it (tcx links), no stale forwarding; the next start carries traffic again", async () => {
     const site = t.an(1);
     const first = await startAn(t, 1, daemon);
+    await attach(t, mn, 1, first);
+    expect((await t.ping(mn.ns, LAB.cn, { count: 3, intervalMs: 50 })).received).toBe(3);
     first.child.kill("SIGKILL");
     await waitFor(() => (first.exited ? true : undefined), 5000, "AN1 killed");
-    // Nothing pinned: the stale programs live on only through their filters.
-    expect(ourFilters(t, site.ns, site.access)).toContain("an_uplink");
+    // The binding is still valid at the HA, but nothing forwards it without a daemon.
+    expect((await t.ping(mn.ns, LAB.cn, { count: 3, intervalMs: 50, waitMs: 300 })).received).toBe(0);
+    expect(ourFilters(site.ns, site.access)).toBe("");
     const second = await startAn(t, 1, daemon);
     expect(second.logs.find((l) => l.msg === "datapath opened")).toMatchObject({ backend: "kernel" });
-    expect(ourFilters(t, site.ns, site.access).split("\n")).toHaveLength(1);
-    expect(ourFilters(t, site.ns, site.uplink).split("\n")).toHaveLength(1);
-    await attach(t, mn, 1, second);
+    expect(tcxLinks(second.child.pid!)).toHaveLength(2);
+    await waitFor(() => (anEvents(second, "registered", mn.mac).length > 0 ? true : undefined), 15_000, "MN registered again");
+    const before = await datapathStats(second);
     const r = await t.ping(mn.ns, LAB.cn, { count: 5, intervalMs: 50 });
     expect(r.received).toBe(5);
-    expect((await datapathStats(second)).fastPath!.uplinkPackets).toBeGreaterThanOrEqual(4);
+    expect((await datapathStats(second)).fastPath!.uplinkPackets - before.fastPath!.uplinkPackets).toBeGreaterThanOrEqual(5);
     await second.stop();
-    expect(ourFilters(t, site.ns, site.access)).toBe("");
-    expect(ourFilters(t, site.ns, site.uplink)).toBe("");
+    t.moveMn(mn, null);
+  }, 60_000);
+
+  it("pre-6.6 attachment (clsact filters, forced): a killed daemon's filters are replaced by the next start, which removes them on stop", async () => {
+    const site = t.an(1);
+    process.env.AN_FASTPATH_ATTACH = "tc";
+    try {
+      const first = await startAn(t, 1, daemon);
+      expect(first.logs.find((l) => l.msg === "datapath opened")).toMatchObject({ backend: "kernel", attach: "tc" });
+      first.child.kill("SIGKILL");
+      await waitFor(() => (first.exited ? true : undefined), 5000, "AN1 killed");
+      // Filters outlive the process (nothing pinned, but the filter holds the program).
+      expect(ourFilters(site.ns, site.access)).toContain("an_uplink");
+      expect(ourFilters(site.ns, site.uplink)).toContain("an_downlink");
+      const second = await startAn(t, 1, daemon);
+      expect(ourFilters(site.ns, site.access).split("\n")).toHaveLength(1);
+      expect(ourFilters(site.ns, site.uplink).split("\n")).toHaveLength(1);
+      await attach(t, mn, 1, second);
+      const before = await datapathStats(second);
+      expect((await t.ping(mn.ns, LAB.cn, { count: 5, intervalMs: 50 })).received).toBe(5);
+      expect((await datapathStats(second)).fastPath!.uplinkPackets - before.fastPath!.uplinkPackets).toBeGreaterThanOrEqual(5);
+      await second.stop();
+      expect(ourFilters(site.ns, site.access)).toBe("");
+      expect(ourFilters(site.ns, site.uplink)).toBe("");
+    } finally {
+      delete process.env.AN_FASTPATH_ATTACH;
+    }
     t.moveMn(mn, null);
   }, 60_000);
 
@@ -181,8 +227,7 @@ describe.skipIf(skipReason !== undefined)("lab: kernel fast path", () => {
     expect(warned).toHaveLength(1);
     expect(String(warned[0]!.reason)).toContain("/nonexistent/an_fastpath.bpf.o");
     expect(an.logs.find((l) => l.msg === "datapath opened")).toMatchObject({ backend: "userspace" });
-    const site = t.an(1);
-    expect(ourFilters(t, site.ns, site.access)).toBe("");
+    expect(tcxLinks(an.child.pid!)).toEqual([]);
     await attach(t, mn, 1, an);
     await t.ping(mn.ns, LAB.cn, { count: 2, intervalMs: 100 });
     const before = await datapathStats(an);

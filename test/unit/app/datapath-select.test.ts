@@ -22,7 +22,7 @@ function config(over: Record<string, unknown> = {}): AnConfig {
   return r.config;
 }
 
-const fake = (name: string): Datapath => ({ name }) as unknown as Datapath;
+const fake = (name: string): Datapath => ({ name, stats: () => ({}) }) as unknown as Datapath;
 const eperm = Object.assign(new Error("bpf_object__load failed: EPERM"), { code: "EPERM", errno: -1, syscall: "bpf_object__load" });
 
 function openers(kernel: () => Datapath): DatapathOpeners & { calls: string[] } {
@@ -71,9 +71,9 @@ describe("datapath backend selection", () => {
     const failing = openers(() => {
       throw eperm;
     });
-    expect(selectDatapath(config(), options, log, failing)).toEqual(fake("userspace"));
+    expect(selectDatapath(config(), options, log, failing)).toMatchObject({ name: "userspace" });
     expect(lines.map((l) => l[0])).toEqual(["warn", "info"]);
-    expect(lines[1]![2]).toEqual({ backend: "userspace" });
+    expect(lines[1]![2]).toEqual({ backend: "userspace", attach: null });
     lines.length = 0;
     expect(selectDatapath(config({ datapath: { backend: "kernel" } }), options, log, failing)).toBeUndefined();
     expect(lines.map((l) => l[0])).toEqual(["fatal"]);
