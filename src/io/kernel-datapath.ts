@@ -108,8 +108,6 @@ function sameBytes(a: Uint8Array, b: Uint8Array, n: number): boolean {
 
 export class KernelDatapath implements Datapath {
   private readonly bindings = new Map<number, Binding>();
-  /** the Ethernet source the slow path last used towards an MN (before it was bound, too) */
-  private readonly lastSrc = new Map<number, Uint8Array>();
   private outer: OuterHeaderOptions;
   private access: InterfaceInfo;
   private uplink: InterfaceInfo;
@@ -181,17 +179,13 @@ export class KernelDatapath implements Datapath {
   toMn(dst: Uint8Array, src: Uint8Array, packet: Uint8Array): void {
     this.slow.toMn(dst, src, packet);
     // The engine's source towards the MN is the HA's RA source once learned (RAs always
-    // take the slow path): the fast path uses whatever the slow path used last.
-    const key = macNumber(dst);
-    const known = this.lastSrc.get(key);
-    if (known && sameBytes(known, src, 6)) return;
-    const copy = src.slice(0, 6);
-    this.lastSrc.set(key, copy);
-    const b = this.bindings.get(key);
-    if (b) {
-      b.src = copy;
-      this.rewriteDownSource(b);
-    }
+    // take the slow path): the fast path uses whatever the slow path used last. (The
+    // held RA of a new session is released after its bind, so it lands here too.)
+    if (this.bindings.size === 0) return;
+    const b = this.bindings.get(macNumber(dst));
+    if (!b || sameBytes(b.src, src, 6)) return;
+    b.src = src.slice(0, 6);
+    this.rewriteDownSource(b);
   }
 
   bind(mac: string, tunnel: TunnelTarget, downlinkKey: number | null): void {
@@ -211,7 +205,8 @@ export class KernelDatapath implements Datapath {
     dk.setUint32(0, tunnel.careOf >>> 0, false);
     dk.setUint32(4, (downlinkKey ?? 0) >>> 0, LE);
     dk.setUint32(8, downlinkKey === null ? 0 : 1, LE);
-    const src = this.lastSrc.get(key) ?? this.access.mac!;
+    // A rebind keeps the learned source; a new binding starts from ours until the slow path uses another.
+    const src = old?.src ?? this.access.mac!;
     const b: Binding = { mac, upKey, downKey, src, homeAgent: tunnel.homeAgent, lastUpPackets: 0 };
     if (old && !sameBytes(old.downKey, downKey, DOWN_KEY)) this.mapDelete(FastpathMap.down, old.downKey);
     this.bindings.set(key, b);

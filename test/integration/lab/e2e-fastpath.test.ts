@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LAB, Topology } from "../../lab/topology.ts";
 import type { AnProcess, HaProcess, MnNode } from "../../lab/topology.ts";
 import { netnsUnavailableReason, waitFor } from "../../support/netns.ts";
-import { anEvents, attach, startAn, waitAnEvent } from "./lab-steps.ts";
+import { anEvents, attach, startAn, udpFrames, waitAnEvent } from "./lab-steps.ts";
 
 const skipReason = netnsUnavailableReason();
 if (skipReason) console.warn(`lab fast path e2e: skipped: ${skipReason}`);
@@ -97,9 +97,14 @@ describe.skipIf(skipReason !== undefined)("lab: kernel fast path", () => {
     const before = await datapathStats(an);
     expect(before.backend).toBe("kernel");
     expect(before.bound).toBe(1);
+    const atMn = await t.capture(mn.ns, "eth0", "udp");
     const r = await t.ping(mn.ns, LAB.cn, { count: COUNT, intervalMs: 20 });
     expect(r.received).toBe(COUNT);
     const after = await datapathStats(an);
+    // The decapsulated replies: to the MN's MAC, from the HA's MAC its RA announced (learned on the slow path).
+    const replies = udpFrames(await atMn.stop()).filter((f) => f.src === LAB.cn && f.ethDst === mn.mac);
+    expect(replies.length).toBeGreaterThanOrEqual(COUNT);
+    expect(new Set(replies.map((f) => f.ethSrc))).toEqual(new Set([LAB.haMac]));
     const fpUp = after.fastPath!.uplinkPackets - before.fastPath!.uplinkPackets;
     const fpDown = after.fastPath!.downlinkPackets - before.fastPath!.downlinkPackets;
     expect(fpUp).toBeGreaterThanOrEqual(COUNT);
