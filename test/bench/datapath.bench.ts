@@ -7,7 +7,8 @@
 // run), with loss (offered - delivered) and the daemon's CPU share. Start-up: daemon
 // spawn to its "started" line, per backend, against `node -e 0`.
 // Run: npm run bench [-- --quick]
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { once } from "node:events";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, test } from "vitest";
@@ -120,7 +121,49 @@ function describe_(): void {
     return { offered: offered / seconds, delivered: delivered / seconds, cpu };
   }
 
-  function measure(backend: Backend, daemonPid: number | undefined): void {
+  /**
+   * BENCH_PROFILE=DIR: a system-wide perf profile (call graphs) of each 64-byte point
+   * into DIR/perf-BACKEND-DIRECTION.txt, where the time goes when a goal is missed.
+   */
+  async function profiled<T>(name: string, size: number, fn: () => T): Promise<T> {
+    const dirOut = process.env.BENCH_PROFILE;
+    if (!dirOut || size !== 64) return fn();
+    const data = join(dirOut, `perf-${name}.data`);
+    // CPU 0 only (the generator and the softirq work it triggers), started before it.
+    const perf = spawn("perf", ["record", "-C", "0", "-g", "-o", data, "--", "sleep", String(SECONDS + 1.5)], { stdio: "ignore" });
+    await new Promise((ok) => setTimeout(ok, 700));
+    const r = fn();
+    await once(perf, "exit");
+    const report = spawnSync("perf", ["report", "-i", data, "--stdio", "--no-children", "--comm", "trafgen", "--percent-limit", "1", "-g", "none", "--sort", "symbol"], { encoding: "utf8", maxBuffer: 64 << 20 });
+    writeFileSync(join(dirOut, `perf-${name}.txt`), report.stdout);
+    return r;
+  }
+
+  /**
+   * While measuring, both far ends drop what they receive at tc ingress (ARP passes,
+   * so the AN's neighbour entry for the HA stays valid): rx_packets still counts it,
+   * and no backend pays for the sink's stack (6in4 with no tunnel would cost route
+   * lookups and ICMP per packet in the same softirq, the bridge's IPv6 frames not).
+   */
+  function sinks(on: boolean): void {
+    for (const [ns, dev] of [[nsSink, "s0"], [nsGen, "g0"]] as const) {
+      if (on) {
+        lab!.exec(ns, "tc", "qdisc", "add", "dev", dev, "clsact");
+        lab!.exec(ns, "tc", "filter", "add", "dev", dev, "ingress", "bpf", "da", "bytecode", "4,40 0 0 12,21 0 1 2054,6 0 0 0,6 0 0 2");
+      } else lab!.exec(ns, "tc", "qdisc", "del", "dev", dev, "clsact");
+    }
+  }
+
+  async function measure(backend: Backend, daemonPid: number | undefined): Promise<void> {
+    sinks(true);
+    try {
+      await measureAll(backend, daemonPid);
+    } finally {
+      sinks(false);
+    }
+  }
+
+  async function measureAll(backend: Backend, daemonPid: number | undefined): Promise<void> {
     for (const size of SIZES) {
       const upDst = backend === "bridge" ? sinkMac : accMac;
       const up = trafgenConfig(join(dir, `up-${size}.cfg`), frame(upDst, MN_MAC, 0x86dd, ipv6Packet(size - 14, true)));
@@ -129,7 +172,7 @@ function describe_(): void {
         ["uplink", up, nsGen, "g0", nsSink, "s0"],
         ["downlink", down, nsSink, "s0", nsGen, "g0"],
       ] as const) {
-        const r = run(ns, dev, cfg, rxNs, rxDev, daemonPid);
+        const r = await profiled(`${backend}-${direction}`, size, () => run(ns, dev, cfg, rxNs, rxDev, daemonPid));
         rows.push({ direction, frameBytes: size, backend, pps: r.delivered, offered: r.offered, delivered: r.delivered, loss: r.offered > 0 ? Math.max(0, 1 - r.delivered / r.offered) : 0, daemonCpu: r.cpu, ratioToBridge: null });
       }
     }
@@ -208,13 +251,13 @@ function describe_(): void {
       const d = await startDaemon(backend);
       expect(d.lines.find((l) => l.msg === "datapath opened")).toMatchObject({ backend });
       await register(d);
-      measure(backend, d.pid);
+      await measure(backend, d.pid);
       telemetry[backend] = await datapathTelemetry(d);
       await stopDaemon(d);
     }
     lab!.ipBatch(nsAn, ["link add br0 type bridge", "link set acc0 master br0", "link set up0 master br0", "link set br0 up"]);
     // Let the bridge learn both MACs (it floods until then: same cost here).
-    measure("bridge", undefined);
+    await measure("bridge", undefined);
     lab!.ipBatch(nsAn, ["link set acc0 nomaster", "link set up0 nomaster", "link del br0"]);
     for (const r of rows) {
       const base = rows.find((b) => b.backend === "bridge" && b.direction === r.direction && b.frameBytes === r.frameBytes)!;
