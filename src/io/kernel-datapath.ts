@@ -16,8 +16,10 @@ import { FastpathMap, nativeAddon, nativeAddonPath } from "./native-addon.ts";
 import { interfaceInfo } from "./network-interface.ts";
 
 export interface KernelDatapathOptions extends UserspaceDatapathOptions {
-  /** the compiled BPF object (dist/an_fastpath.bpf.o) */
-  readonly objectPath: string;
+  /** the compiled BPF object (dist/an_fastpath.bpf.o), or its bytes (embedded in a firmware image) */
+  readonly objectPath: string | Uint8Array;
+  /** a tunnel MTU below the uplink interface's (capped at it): larger packets take the slow path */
+  readonly uplinkMtu?: number;
   /** max entries of the session maps */
   readonly maxSessions: number;
   /** how often the uplink map is read for MN activity (0: never; needed with an idle timeout) */
@@ -135,7 +137,8 @@ export class KernelDatapath implements Datapath {
   /** Loads and attaches the fast path and opens the slow path; throws FastPathUnavailable or a NativeIoError. */
   static open(options: KernelDatapathOptions, addon: NativeFastpath = nativeAddon()): KernelDatapath {
     if (!addon.fastpathSupported) throw new FastPathUnavailable("the native addon was built without libbpf (libbpf-dev missing at build time)");
-    if (!existsSync(options.objectPath)) throw new FastPathUnavailable(`BPF object ${options.objectPath} not found (npm run build:bpf)`);
+    if (typeof options.objectPath === "string" && !existsSync(options.objectPath))
+      throw new FastPathUnavailable(`BPF object ${options.objectPath} not found (npm run build:bpf)`);
     const access = interfaceInfo(options.accessInterface);
     const uplink = interfaceInfo(options.uplinkInterface);
     if (!access.mac || !uplink.mac) throw new FastPathUnavailable("the access link and the uplink must both be Ethernet");
@@ -329,7 +332,7 @@ export class KernelDatapath implements Datapath {
     dv.setUint32(0, this.access.index, LE);
     dv.setUint32(4, this.uplink.index, LE);
     dv.setUint32(8, this.access.mtu, LE);
-    dv.setUint32(12, this.uplink.mtu, LE);
+    dv.setUint32(12, Math.min(this.uplink.mtu, this.options.uplinkMtu ?? Infinity), LE);
     dv.setUint32(16, this.outer.ttl, LE);
     dv.setUint32(20, this.outer.dontFragment ? 1 : 0, LE);
     dv.setUint32(24, this.off ? 0 : 1, LE); // enabled: the programs pass everything until this is written

@@ -97,11 +97,11 @@ export interface NativeFastpath {
   /** false: the addon was built without libbpf headers (every call throws ENOTSUP) */
   readonly fastpathSupported: boolean;
   /**
-   * Loads the BPF object and attaches it to both ingress hooks (removing a stale tc
+   * Loads the BPF object (a path, or its bytes as a firmware image embeds them) and attaches it to both ingress hooks (removing a stale tc
    * filter of ours first): "tcx" links (Linux 6.6+, detached by the kernel when the
    * process dies) or "tc" filters (removed by close or the next load).
    */
-  fastpathLoad(objectPath: string, options: FastpathLoadOptions): "tcx" | "tc";
+  fastpathLoad(object: string | Uint8Array, options: FastpathLoadOptions): "tcx" | "tc";
   /** Detaches our filters and frees programs and maps. Idempotent. */
   fastpathClose(): void;
   /** Removes a filter of ours from this interface's ingress without loading; true if one was there. */

@@ -57,7 +57,7 @@ static napi_value throw_type(napi_env env, const char *msg) {
   X(bpf_object__load) X(bpf_object__close) X(bpf_object__find_map_by_name) X(bpf_map__set_max_entries) \
   X(bpf_map__fd) X(bpf_object__find_program_by_name) X(bpf_program__fd) X(bpf_tc_hook_create)        \
   X(bpf_tc_attach) X(bpf_tc_detach) X(bpf_map_update_elem) X(bpf_map_delete_elem)                   \
-  X(bpf_map_lookup_elem) X(bpf_map_get_next_key) X(bpf_link_create)
+  X(bpf_map_lookup_elem) X(bpf_map_get_next_key) X(bpf_link_create) X(bpf_object__open_mem)
 
 static struct {
 #define FIELD(name) __typeof__(&name) name;
@@ -188,15 +188,24 @@ static int attach_one(int slot, int ifindex, struct bpf_program *prog, const cha
   return 0;
 }
 
-/* fastpathLoad(objectPath, { accessIfindex, uplinkIfindex, maxEntries }) -> "tcx" | "tc" */
+static bool get_bytes(napi_env env, napi_value value, void **data, size_t *len);
+
+/*
+ * fastpathLoad(object, { accessIfindex, uplinkIfindex, maxEntries }) -> "tcx" | "tc"
+ * object: a file path, or the object's bytes (a firmware image embeds them).
+ */
 static napi_value f_load(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2) return throw_type(env, "fastpathLoad(path, options)");
-  char path[1024];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2) return throw_type(env, "fastpathLoad(object, options)");
+  char path[1024] = "";
   size_t len = 0;
-  if (napi_get_value_string_utf8(env, argv[0], path, sizeof path, &len) != napi_ok || len == 0 || len >= sizeof path - 1)
-    return throw_type(env, "path must be a non-empty string");
+  void *mem = NULL;
+  size_t mem_len = 0;
+  bool from_mem = get_bytes(env, argv[0], &mem, &mem_len);
+  if (from_mem ? mem_len == 0
+               : (napi_get_value_string_utf8(env, argv[0], path, sizeof path, &len) != napi_ok || len == 0 || len >= sizeof path - 1))
+    return throw_type(env, "object must be a non-empty path or Uint8Array");
   uint32_t access = 0, uplink = 0, max_entries = 0;
   napi_value v;
   if (napi_get_named_property(env, argv[1], "accessIfindex", &v) != napi_ok || napi_get_value_uint32(env, v, &access) != napi_ok ||
@@ -213,9 +222,9 @@ static napi_value f_load(napi_env env, napi_callback_info info) {
   detach_ours((int)access);
   detach_ours((int)uplink);
 
-  struct bpf_object *obj = lib.bpf_object__open_file(path, NULL);
+  struct bpf_object *obj = from_mem ? lib.bpf_object__open_mem(mem, mem_len, NULL) : lib.bpf_object__open_file(path, NULL);
   long oerr = lib.libbpf_get_error(obj);
-  if (oerr) return throw_fp(env, (int)-oerr, "bpf_object__open_file", last_log[0] ? last_log : path);
+  if (oerr) return throw_fp(env, (int)-oerr, from_mem ? "bpf_object__open_mem" : "bpf_object__open_file", last_log[0] ? last_log : from_mem ? "(embedded object)" : path);
   fp.obj = obj;
   for (int i = 0; i < 2; i++) {
     struct bpf_map *m = lib.bpf_object__find_map_by_name(obj, map_names[i]);

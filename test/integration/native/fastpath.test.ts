@@ -59,7 +59,8 @@ describe.skipIf(!gate.run)("kernel fast path (tc-BPF) classification", () => {
     lab.ip(nsAn, "link", "set", up, "mtu", "1300");
     an = await lab.agent(nsAn);
     peer = await lab.agent(nsPeer);
-    const attached = await an.request<{ attach: string }>("fastpathOpen", { access: acc, uplink: up, objectPath: OBJECT });
+    // From the object's bytes, as a firmware image embeds it (the lab tests load the file).
+    const attached = await an.request<{ attach: string }>("fastpathOpen", { access: acc, uplink: up, objectPath: OBJECT, fromBytes: true });
     expect(["tcx", "tc"]).toContain(attached.attach);
     accMac = fromHex(lab.ip(nsAn, "-br", "link", "show", acc).trim().split(/\s+/)[2]!.replace(/:/g, ""));
     upMac = fromHex(lab.ip(nsAn, "-br", "link", "show", up).trim().split(/\s+/)[2]!.replace(/:/g, ""));
