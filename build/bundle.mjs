@@ -36,6 +36,12 @@ const addon = join(root, "src/native/build/Release/an_native.node");
 if (existsSync(addon)) copyFileSync(addon, join(outdir, "an_native.node"));
 else process.stderr.write(`warning: ${addon} missing (npm run build:native); set AN_NATIVE_ADDON when running\n`);
 
+// The kernel fast path (npm run build:bpf): the daemon looks for it next to the addon.
+const bpf = join(root, "dist/an_fastpath.bpf.o");
+if (existsSync(bpf)) {
+  if (join(outdir, "an_fastpath.bpf.o") !== bpf) copyFileSync(bpf, join(outdir, "an_fastpath.bpf.o"));
+} else process.stderr.write(`warning: ${bpf} missing (npm run build:bpf): the daemon will use the userspace datapath\n`);
+
 const boards = join(root, "board");
 mkdirSync(join(outdir, "board"), { recursive: true });
 for (const f of readdirSync(boards)) if (f.endsWith(".json")) copyFileSync(join(boards, f), join(outdir, "board", f));

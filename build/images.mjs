@@ -86,25 +86,46 @@ export function ensureRuntime(target, pins = JSON.parse(readFileSync(join(root, 
   return { ...pin, node: join(unpacked, "package/bin/node"), include: join(unpacked, "package/include/node") };
 }
 
-/** binding.gyp is plain JSON here: its first target's sources and flags are the one description of the addon. */
-function addonRecipe() {
-  const gyp = JSON.parse(readFileSync(join(root, "src/native/binding.gyp"), "utf8"));
+/**
+ * binding.gyp is JSON with `#` comment lines: its an_native target's sources and flags
+ * are the one description of the addon. Its one condition, have_libbpf, is decided
+ * here the same way for every target: the libbpf headers (Debian libbpf-dev; the
+ * library itself is opened at run time) are copied alone into a private include
+ * directory, so a cross compiler sees them without the host's other headers. Its
+ * `<!@(pkg-config ...)` flags are host paths and are left out for the same reason.
+ */
+function addonRecipe(outDir) {
+  const text = readFileSync(join(root, "src/native/binding.gyp"), "utf8").replace(/^\s*#.*$/gm, "");
+  const gyp = JSON.parse(text);
   const t = gyp.targets.find((x) => x.target_name === "an_native");
   if (!t) throw new Error("src/native/binding.gyp has no an_native target");
-  return { sources: t.sources, defines: t.defines ?? [], cflags: t.cflags_c ?? [], ldflags: t.ldflags ?? [], libraries: t.libraries ?? [] };
+  const r = { sources: t.sources, defines: [...(t.defines ?? [])], cflags: [...(t.cflags_c ?? [])], ldflags: t.ldflags ?? [], libraries: [...(t.libraries ?? [])], includes: [] };
+  const libbpf = "/usr/include/bpf";
+  for (const [cond, extra] of t.conditions ?? []) {
+    if (cond !== "have_libbpf==1") throw new Error(`binding.gyp condition ${cond}: build/images.mjs does not know it`);
+    if (!existsSync(join(libbpf, "libbpf.h"))) continue;
+    const inc = join(outDir, "libbpf-include");
+    mkdirSync(join(inc, "bpf"), { recursive: true });
+    for (const f of readdirSync(libbpf).sort()) copyFileSync(join(libbpf, f), join(inc, "bpf", f));
+    r.includes.push(inc);
+    r.defines.push(...(extra.defines ?? []));
+    r.cflags.push(...(extra.cflags_c ?? []).filter((f) => !f.startsWith("<!")));
+    r.libraries.push(...(extra.libraries ?? []));
+  }
+  return r;
 }
 
 /** Compiles the addon for `target` against the runtime's headers; returns the stripped file. */
 export function buildAddon(target, runtime, outDir) {
   const t = TARGETS[target];
-  const r = addonRecipe();
+  const r = addonRecipe(outDir);
   const out = join(outDir, "an_native.node");
   const src = join(root, "src/native");
   run(t.cc, [
     "-shared", "-fPIC", ...r.cflags, ...r.defines.map((d) => `-D${d}`),
-    `-I${runtime.include}`,
+    `-I${runtime.include}`, ...r.includes.map((i) => `-I${i}`),
     // No build paths in the object: the same source gives the same bytes anywhere.
-    `-ffile-prefix-map=${root}=.`, `-ffile-prefix-map=${dirname(runtime.include)}=/node`,
+    `-ffile-prefix-map=${root}=.`, `-ffile-prefix-map=${dirname(runtime.include)}=/node`, ...r.includes.map((i) => `-ffile-prefix-map=${i}=/libbpf`),
     ...r.sources.map((s) => join(src, s)),
     ...r.ldflags, "-Wl,--build-id=sha1", ...r.libraries, "-o", out,
   ]);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the system packages a purpose needs, from Debian, only those missing.
 #   bash build/install-deps.sh demo   # the lab demo: iproute2, util-linux
+#   bash build/install-deps.sh bench  # the tests' packages + trafgen for npm run bench
 #   bash build/install-deps.sh test   # the test suite: + tshark/dumpcap, tcpdump, mosquitto,
 #                                     #   hostapd, wpa_supplicant, clang/libbpf/bpftool,
 #                                     #   cross compilers and qemu-user for the board images
@@ -29,6 +30,7 @@ test=(
   "clang:clang"
   "llc:llvm"
   "/usr/include/bpf/libbpf.h:libbpf-dev"
+  "pkg-config:pkg-config"
   "bpftool:bpftool"
   "aarch64-linux-gnu-gcc:gcc-aarch64-linux-gnu"
   "aarch64-linux-gnu-g++:g++-aarch64-linux-gnu"
@@ -44,10 +46,17 @@ test=(
   "qemu-arm:qemu-user"
 )
 
+# npm run bench: trafgen (netsniff-ng) generates the datapath load.
+bench=(
+  "${test[@]}"
+  "trafgen:netsniff-ng"
+)
+
 case "$purpose" in
   demo) wanted=("${demo[@]}") ;;
   test | ci) wanted=("${test[@]}") ;;
-  *) echo "usage: $0 demo|test" >&2; exit 2 ;;
+  bench) wanted=("${bench[@]}") ;;
+  *) echo "usage: $0 demo|test|bench" >&2; exit 2 ;;
 esac
 
 missing=()

@@ -22,6 +22,8 @@ const RESTART_ONLY: readonly { readonly path: string; readonly get: (c: AnConfig
   { path: "linkLayer.hostapdControl", get: (c) => c.linkLayer.hostapdControl },
   // The broker connection is opened at start (a remote config cannot change it: see remote-config.ts).
   { path: "fleet", get: (c) => JSON.stringify(c.fleet ?? null) },
+  { path: "datapath.backend", get: (c) => c.datapath.backend },
+  { path: "datapath.bpfObject", get: (c) => c.datapath.bpfObject },
 ];
 
 export class ConfigKeeper {

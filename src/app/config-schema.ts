@@ -281,6 +281,19 @@ export const configSchema = z
     /** Where restart state (session contexts) is kept; empty disables. */
     stateFile: z.string().default(""),
     fleet: fleet.optional(),
+    /**
+     * Which datapath forwards bound sessions (DESIGN.md 8): "kernel" (tc-BPF fast path,
+     * refuses to start without it), "userspace" (every packet through the daemon), or
+     * "auto" (kernel where it loads, else userspace, saying why once).
+     */
+    datapath: z
+      .object({
+        backend: z.enum(["auto", "kernel", "userspace"]).default("auto"),
+        /** The compiled fast path (an_fastpath.bpf.o); empty: next to the addon or the executable. */
+        bpfObject: z.string().default(""),
+      })
+      .strict()
+      .prefault({}),
   })
   .strict()
   .superRefine((c, ctx) => {

@@ -14,6 +14,8 @@ export interface AccessLinkOptions extends BatchOptions {
   readonly vlan?: boolean;
   /** PACKET_MR_PROMISC membership while open (frames for the HA's MAC on a real NIC) */
   readonly promiscuous?: boolean;
+  /** see PacketOpenOptions.afterTc: with the kernel fast path on this interface */
+  readonly afterTc?: boolean;
   readonly receiveBufferBytes?: number;
   readonly sendBufferBytes?: number;
 }
@@ -42,6 +44,7 @@ export class AccessLinkSocket extends PacketEndpoint {
       filter: options.filter ?? "ipv6",
       vlan: options.vlan ?? false,
       promiscuous: options.promiscuous ?? false,
+      afterTc: options.afterTc ?? false,
       receiveBufferBytes: options.receiveBufferBytes ?? 0,
       sendBufferBytes: options.sendBufferBytes ?? 0,
     });

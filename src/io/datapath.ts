@@ -58,6 +58,8 @@ export interface DatapathHandlers {
   /** The end of one receive batch: flush what the handlers queued. */
   batchDone(): void;
   ioError(where: string, error: NativeIoError, stopped: boolean): void;
+  /** MNs whose frames the kernel fast path carried since the last report (the engine never saw them). */
+  sessionsActive?(macs: readonly string[]): void;
 }
 
 export interface OuterHeaderOptions {
@@ -86,6 +88,10 @@ export interface DatapathStats {
   readonly bound: number;
   /** Tunnel MTU handling; optional so that a backend without it need not invent figures. */
   readonly mtu?: TunnelMtuStats;
+  /** "kernel" or "userspace" */
+  readonly backend?: string;
+  /** the kernel fast path's counters (kernel backend only) */
+  readonly fastPath?: FastPathStats;
 }
 
 export interface TunnelMtuStats {
@@ -110,6 +116,19 @@ export interface TunnelMtuStats {
   readonly icmpIgnored: number;
   /** Decapsulated IPv6 packets bigger than the access link MTU: dropped (the AN is a bridge). */
   readonly toMnTooBig: number;
+}
+
+export interface FastPathStats {
+  /** "tcx" (links released with the process) or "tc" (clsact filters) */
+  readonly attach?: string;
+  readonly uplinkPackets: number;
+  readonly uplinkBytes: number;
+  readonly downlinkPackets: number;
+  readonly downlinkBytes: number;
+  /** why frames stayed on the slow path, and failures (src/bpf/an_fastpath.bpf.c enum fp_stat) */
+  readonly slow: Readonly<Record<string, number>>;
+  /** per bound session (up to a limit): packets and bytes each way */
+  readonly sessions?: Readonly<Record<string, { readonly up: readonly [number, number]; readonly down: readonly [number, number] }>>;
 }
 
 export interface Datapath {
@@ -141,6 +160,8 @@ export interface UserspaceDatapathOptions extends OuterHeaderOptions {
   readonly uplinkMtu?: number;
   /** Monotonic ms for the MTU table aging and the PTB rate limit (default: the system clock). */
   readonly now?: () => number;
+  /** the kernel fast path is in front: read the access link after tc ingress (see PacketOpenOptions.afterTc) */
+  readonly afterTc?: boolean;
 }
 
 /** The router an MN learned from its RA: IPv6 source and Ethernet source of that RA (the PTB's sender). */
@@ -203,7 +224,11 @@ export class UserspaceDatapath implements Datapath {
 
   /** Opens the access packet socket and the protocol 41 and 47 raw sockets (bound to the uplink). */
   static open(options: UserspaceDatapathOptions): UserspaceDatapath {
-    const access = AccessLinkSocket.open(options.accessInterface, { promiscuous: options.promiscuous, batchSize: options.batchSize ?? 64 });
+    const access = AccessLinkSocket.open(options.accessInterface, {
+      promiscuous: options.promiscuous,
+      batchSize: options.batchSize ?? 64,
+      afterTc: options.afterTc ?? false,
+    });
     const tunnels = new Map<number, TunnelSocket>();
     let icmp: IcmpErrorSocket | null = null;
     let uplinkMtu: number;
@@ -491,6 +516,7 @@ export class UserspaceDatapath implements Datapath {
       txDroppedWouldBlock: this.counts.txDroppedWouldBlock,
       bound: this.bindings.size,
       mtu: { uplinkMtu: this.mtu.uplinkMtu, loweredPaths: this.mtu.size, ...this.m },
+      backend: "userspace",
     };
   }
 

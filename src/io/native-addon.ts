@@ -75,8 +75,46 @@ export interface PacketOpenOptions {
   /** accept 802.1Q-tagged IPv6 (the kernel strips the tag; its TCI is in the metadata) */
   readonly vlan?: boolean;
   readonly promiscuous?: boolean;
+  /** bind to ETH_P_IPV6 instead of ETH_P_ALL: frames arrive after tc ingress (only what the kernel fast path passed on) */
+  readonly afterTc?: boolean;
   readonly receiveBufferBytes?: number;
   readonly sendBufferBytes?: number;
+}
+
+/** The kernel fast path's maps, by index (src/native/an_fastpath.c map_names). */
+export const FastpathMap = { up: 0, down: 1, config: 2, stats: 3 } as const;
+export type FastpathMapIndex = (typeof FastpathMap)[keyof typeof FastpathMap];
+
+export interface FastpathLoadOptions {
+  readonly accessIfindex: number;
+  readonly uplinkIfindex: number;
+  /** max_entries of the session maps */
+  readonly maxEntries: number;
+}
+
+/** The kernel fast path loader (libbpf, opened at run time). One fast path per process. */
+export interface NativeFastpath {
+  /** false: the addon was built without libbpf headers (every call throws ENOTSUP) */
+  readonly fastpathSupported: boolean;
+  /**
+   * Loads the BPF object (a path, or its bytes as a firmware image embeds them) and attaches it to both ingress hooks (removing a stale tc
+   * filter of ours first): "tcx" links (Linux 6.6+, detached by the kernel when the
+   * process dies) or "tc" filters (removed by close or the next load).
+   */
+  fastpathLoad(object: string | Uint8Array, options: FastpathLoadOptions): "tcx" | "tc";
+  /** Detaches our filters and frees programs and maps. Idempotent. */
+  fastpathClose(): void;
+  /** Removes a filter of ours from this interface's ingress without loading; true if one was there. */
+  fastpathDetach(ifindex: number): boolean;
+  fastpathUpdate(map: FastpathMapIndex, key: Uint8Array, value: Uint8Array): void;
+  /** true if the key was there */
+  fastpathDelete(map: FastpathMapIndex, key: Uint8Array): boolean;
+  /** true if found (the value copied into out) */
+  fastpathLookup(map: FastpathMapIndex, key: Uint8Array, out: Uint8Array): boolean;
+  /** Entries as key||value into out; returns how many. */
+  fastpathDump(map: FastpathMapIndex, keySize: number, valueSize: number, out: Uint8Array): number;
+  /** The global counters, summed over CPUs (src/bpf/an_fastpath.bpf.c enum fp_stat). */
+  fastpathStats(): number[];
 }
 
 export interface RawOpenOptions {
@@ -97,7 +135,7 @@ export interface InterfaceInfo {
   readonly mac: Uint8Array | null;
 }
 
-export interface NativeAddon {
+export interface NativeAddon extends NativeFastpath {
   /** bumped when this surface changes */
   readonly ABI: number;
   /** Int32 metadata per slot: ifindex, pkttype, vlan TCI or -1, ethertype */
@@ -110,7 +148,7 @@ export interface NativeAddon {
   openUnixDgram?(path: string): NativeEndpoint;
 }
 
-export const NATIVE_ABI = 1;
+export const NATIVE_ABI = 2;
 const ADDON_FILE = "an_native.node";
 
 /** Where the .node file is looked for: $AN_NATIVE_ADDON, else next to the source
@@ -135,7 +173,8 @@ function isAddon(value: unknown): value is NativeAddon {
     typeof v.openPacket === "function" &&
     typeof v.openRawIPv4 === "function" &&
     typeof v.openTun === "function" &&
-    typeof v.interfaceInfo === "function"
+    typeof v.interfaceInfo === "function" &&
+    typeof v.fastpathLoad === "function"
   );
 }
 
@@ -151,6 +190,12 @@ export function loadNativeAddon(path: string): NativeAddon {
 
 let cached: NativeAddon | undefined;
 let embeddedLoader: (() => NativeAddon) | undefined;
+let loadedFrom: string | undefined;
+
+/** Where the process-wide addon was loaded from (undefined: not loaded, or installed by useNativeAddon). */
+export function nativeAddonPath(): string | undefined {
+  return loadedFrom;
+}
 
 /**
  * The process-wide addon, loaded on first use: $AN_NATIVE_ADDON when set, else the
@@ -172,6 +217,7 @@ export function nativeAddon(): NativeAddon {
     );
   }
   cached = loadNativeAddon(path);
+  loadedFrom = path;
   return cached;
 }
 

@@ -19,6 +19,8 @@
 #include <node_api.h>
 #include <uv.h>
 
+#include "an_fastpath.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -141,6 +143,10 @@ static napi_value errno_error(napi_env env, int err, const char *syscall, const 
   napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &v);
   napi_set_named_property(env, error, "syscall", v);
   return error;
+}
+
+napi_value an_errno_error(napi_env env, int err, const char *syscall, const char *detail) {
+  return errno_error(env, err, syscall, detail);
 }
 
 static napi_value throw_errno(napi_env env, int err, const char *syscall, const char *detail) {
@@ -901,7 +907,7 @@ static void set_buffers(int fd, uint32_t rcv, uint32_t snd) {
     return throw_errno(env, err_, call, detail); \
   } while (0)
 
-/* openPacket(ifname, { filter: "ipv6" | "all", vlan, promiscuous, receiveBufferBytes, sendBufferBytes })
+/* openPacket(ifname, { filter: "ipv6" | "all", vlan, promiscuous, afterTc, receiveBufferBytes, sendBufferBytes })
  * The socket is created with protocol 0 (receives nothing), the filter is attached,
  * and only then bind() selects ETH_P_ALL on the interface: no unfiltered frame can
  * be queued in between. */
@@ -918,6 +924,11 @@ static napi_value f_open_packet(napi_env env, napi_callback_info info) {
   if (!all && strcmp(filter, "ipv6") != 0) return throw_arg(env, "filter must be \"ipv6\" or \"all\"");
   bool vlan = opt_bool(env, opts, "vlan", false);
   bool promisc = opt_bool(env, opts, "promiscuous", false);
+  /* afterTc: bind to ETH_P_IPV6, not ETH_P_ALL. Taps (ETH_P_ALL) see every frame
+   * before tc ingress runs, so frames the kernel fast path redirects would reach
+   * us too; protocol handlers run after it and see only what tc passed on. */
+  bool after_tc = opt_bool(env, opts, "afterTc", false);
+  if (after_tc && (all || vlan)) return throw_arg(env, "afterTc needs filter \"ipv6\" without vlan");
 
   unsigned idx = if_nametoindex(ifname);
   if (idx == 0) return throw_errno(env, errno ? errno : ENODEV, "if_nametoindex", ifname);
@@ -962,7 +973,7 @@ static napi_value f_open_packet(napi_env env, napi_callback_info info) {
   struct sockaddr_ll sll;
   memset(&sll, 0, sizeof sll);
   sll.sll_family = AF_PACKET;
-  sll.sll_protocol = htons(ETH_P_ALL);
+  sll.sll_protocol = htons(after_tc ? ETH_P_IPV6 : ETH_P_ALL);
   sll.sll_ifindex = (int)idx;
   if (bind(fd, (struct sockaddr *)&sll, sizeof sll) != 0) FAIL_FD(fd, "bind(AF_PACKET)", ifname);
 
@@ -1153,7 +1164,8 @@ static napi_value init(napi_env env, napi_value exports) {
   CHECK(napi_define_properties(env, exports, sizeof fns / sizeof fns[0], fns));
   napi_create_uint32(env, META_STRIDE, &v);
   napi_set_named_property(env, exports, "META_STRIDE", v);
-  napi_create_uint32(env, 1, &v);
+  CHECK(an_fastpath_init(env, exports));
+  napi_create_uint32(env, 2, &v);
   napi_set_named_property(env, exports, "ABI", v);
   return exports;
 }

@@ -167,6 +167,15 @@ describe.skipIf(!run)("an run: the daemon in network namespaces", () => {
     expect(caps("CapBnd")).toBe(NET_ADMIN_RAW);
   });
 
+  it("without CAP_BPF the kernel fast path is refused (EPERM): said once, and the userspace datapath serves (every test below)", () => {
+    const warned = logLines("kernel fast path unavailable: using the userspace datapath");
+    expect(warned).toHaveLength(1);
+    // The BPF object is next to the bundle (build/bundle.mjs copies it): the refusal is the kernel's.
+    expect(String(warned[0]!.reason)).toMatch(/EPERM.*CAP_BPF/);
+    expect(logLines("datapath opened")).toMatchObject([{ backend: "userspace" }]);
+    expect(logLines("started")).toMatchObject([{ datapath: "userspace" }]);
+  });
+
   it("sends an authenticated RRQ on the MN's first NS (tshark decodes it from --pcap)", async () => {
     lab.exec(nsMn, "ip", "link", "set", "eth0", "up");
     const rrq = await peer.waitFor((l) => l.event === "rrq", "the RRQ at the peer", 10_000);

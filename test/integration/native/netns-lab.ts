@@ -90,6 +90,7 @@ export class Lab {
           'export * from "./src/io/network-interface.ts";',
           'export * from "./src/io/packet-batch.ts";',
           'export * from "./src/io/native-addon.ts";',
+          'export * from "./src/io/kernel-datapath.ts";',
         ].join("\n"),
         resolveDir: repoRoot,
         loader: "ts",
