@@ -2,9 +2,10 @@
 // the config, opens the packet sockets (the datapath), finds the access MAC,
 // binds UDP 434 on every care-of address; any failure is logged with its hint
 // and answered with an exit code, with everything opened so far closed again.
+import type { DatapathOpeners } from "./datapath-select.ts";
+import { selectDatapath } from "./datapath-select.ts";
 import type { EngineConfig } from "../core/config.ts";
 import type { Datapath, UserspaceDatapathOptions } from "../io/datapath.ts";
-import { UserspaceDatapath } from "../io/datapath.ts";
 import type { PortRecorder } from "../io/recording-ports.ts";
 import { SignallingSockets } from "../io/signalling-sockets.ts";
 import type { SignallingHandlers } from "../io/signalling-sockets.ts";
@@ -29,6 +30,8 @@ export interface DaemonArgs {
 /** What start() opens and where it logs: the real ones by default, fakes in tests. */
 export interface DaemonParts {
   readonly openDatapath?: (options: UserspaceDatapathOptions) => Datapath;
+  /** Backends for datapath.backend (when openDatapath is not given); tests force a kernel failure. */
+  readonly datapathOpeners?: DatapathOpeners;
   /** UDP port of the signalling sockets (434; tests: a free high port). */
   readonly signallingPort?: number;
   /** Log destination (default: synchronous stdout). */
@@ -70,14 +73,17 @@ export async function openPorts(
   const log = createLogger(config.log.level, parts.logDestination, { nodeId: config.nodeId });
   let datapath: Datapath;
   try {
-    datapath = (parts.openDatapath ?? ((o) => UserspaceDatapath.open(o)))({
+    const options = {
       accessInterface: config.access.interface,
       uplinkInterface: config.uplink.interface,
       promiscuous: config.access.promiscuous,
       ttl: config.tunnel.ttl,
       dontFragment: config.tunnel.dontFragment,
       ...(config.tunnel.uplinkMtu !== undefined ? { uplinkMtu: config.tunnel.uplinkMtu } : {}),
-    });
+    };
+    const chosen = parts.openDatapath ? parts.openDatapath(options) : selectDatapath(config, options, log, parts.datapathOpeners);
+    if (!chosen) return EXIT.startFailed;
+    datapath = chosen;
   } catch (e) {
     log.fatal({ err: describeError(e) }, "cannot open the packet sockets (needs CAP_NET_RAW; interfaces must exist)");
     return EXIT.startFailed;

@@ -165,6 +165,11 @@ export class Daemon implements SignalTarget {
       // RFC 4213 3.4: ICMPv4 errors about tunnel packets are logged as tunnel errors (once per cause).
       tunnelIcmpError: (r) => this.events.once(`ICMPv4 error ${r.type}/${r.code} from ${r.from} about the tunnel to ${r.homeAgent}`, { pathMtu: r.pathMtu }),
       batchDone: () => this.driver.settle(),
+      // Frames the kernel fast path carried: the engine's idle timer must count them.
+      sessionsActive: (macs) => {
+        for (const mac of macs) this.driver.input({ kind: "mn-active", mac });
+        this.driver.settle();
+      },
       ioError: (where, error, stopped) => {
         if (!stopped) return this.events.once(`io ${where}: ${error.code}`, { err: describeError(error) });
         // Deaf on that socket for good: stop cleanly (deregistering) and let the supervisor restart us.
@@ -187,6 +192,7 @@ export class Daemon implements SignalTarget {
         access: this.config.access.interface,
         accessMac: [...this.accessMac].map((b) => b.toString(16).padStart(2, "0")).join(":"),
         uplink: c.uplink.interface,
+        datapath: this.datapath.stats().backend ?? "userspace",
         careOf: c.careOf.mode === "pool" ? { mode: "pool", addresses: c.careOf.addresses.length } : { mode: "shared", address: c.careOf.address },
         realms: c.realms.map((r) => ({ realm: r.realm, homeAgent: r.homeAgent, spi: r.spi })),
         pcap: this.args.pcapPath ?? null,

@@ -1,6 +1,7 @@
 // Chooses the datapath backend at start (config datapath.backend, DESIGN.md 8):
 // "kernel" must load, "userspace" never tries, "auto" tries the kernel fast path and
 // falls back to userspace with the reason (logged once by the daemon).
+import { embeddedFastpathObject } from "./image.ts";
 import type { Datapath, UserspaceDatapathOptions } from "../io/datapath.ts";
 import { UserspaceDatapath } from "../io/datapath.ts";
 import { KernelDatapath, resolveBpfObject } from "../io/kernel-datapath.ts";
@@ -27,7 +28,8 @@ export const realOpeners: DatapathOpeners = {
   kernel: (o, config) =>
     KernelDatapath.open({
       ...o,
-      objectPath: resolveBpfObject(config.datapath.bpfObject),
+      // A firmware image carries its own object (build/images.mjs); a configured path wins.
+      objectPath: (config.datapath.bpfObject === "" ? embeddedFastpathObject() : undefined) ?? resolveBpfObject(config.datapath.bpfObject),
       maxSessions: config.limits.maxSessions,
       activityIntervalMs: activityIntervalMs(config),
     }),

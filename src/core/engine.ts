@@ -61,7 +61,9 @@ export type EngineInput =
   | { readonly kind: "hand-over"; readonly mac: string }
   | { readonly kind: "shutdown"; readonly deregister: boolean }
   /** The wall clock (ms since 1970) at `now`: identifications are wall-clock timestamps. */
-  | { readonly kind: "wall-clock"; readonly wallMs: number };
+  | { readonly kind: "wall-clock"; readonly wallMs: number }
+  /** The kernel fast path carried frames from this MN (they never reach frame-from-mn): not idle. */
+  | { readonly kind: "mn-active"; readonly mac: string };
 export interface EngineOptions {
   readonly random: RandomSource;
   /** Wall clock minus monotonic clock, in ms, until a "wall-clock" input says otherwise. */
@@ -127,6 +129,11 @@ export class Engine {
       case "wall-clock":
         this.p.wallOffsetMs = input.wallMs - now;
         return;
+      case "mn-active": {
+        const s = this.p.table.get(input.mac);
+        if (s) s.lastHeardAt = now;
+        return;
+      }
     }
   }
 
