@@ -37,25 +37,3 @@ export function deliverLingering(p: EngineParts, now: number, t: TunnelPacket): 
   }
   return true;
 }
-
-/**
- * Whether a new session for `mac` may not start now (counted and told when refused):
- * not during shutdown (item 5), not while held off after a DAD failure
- * (item 2), not while its revoked session lingers with a probe unanswered (item 1).
- */
-export function entryRefused(p: EngineParts, now: number, mac: string): boolean {
-  if (p.shuttingDown) return true;
-  const heldOff = p.entryHoldOff.heldUntil(now, mac);
-  if (heldOff !== undefined) {
-    p.counters.refusedEntryHoldOff++;
-    p.outbox.emit({ type: "refused", mac, reason: "entry-hold-off", detail: `DAD failure: ${Math.ceil((heldOff - now) / 1000)} s left` });
-    return true;
-  }
-  if (p.linger.holdsStart(now, mac)) {
-    // Its revoked session may still become a DAD failure (NA on the way).
-    p.counters.refusedRevocationLinger++;
-    p.outbox.emit({ type: "refused", mac, reason: "revocation-linger" });
-    return true;
-  }
-  return false;
-}
