@@ -19,6 +19,11 @@ export const boardSchema = z
       .object({ controlPath: z.string().max(200).default("") })
       .strict()
       .prefault({}),
+    /**
+     * Issue 9 item 4: the access interface is a wired port with one station behind it
+     * (e.g. a switch port per desk): carrier loss there means the station left.
+     */
+    accessPortPerStation: z.boolean().default(false),
     paths: z
       .object({
         /** Restart state (session contexts); "" disables. */
@@ -52,7 +57,7 @@ export function mergeUnder(under: Json, over: Json): Json {
 /** The config defaults a board contributes. */
 export function boardDefaults(b: BoardProfile): Record<string, Json> {
   const base = {
-    access: { interface: b.interfaces.access },
+    access: { interface: b.interfaces.access, perStationPort: b.accessPortPerStation },
     uplink: { interface: b.interfaces.uplink },
     stateFile: b.paths.stateFile,
     ...(b.paths.hostapdControl !== "" ? { linkLayer: { hostapdControl: b.paths.hostapdControl } } : {}),

@@ -77,6 +77,8 @@ const registration = z
     refreshJitter: z.number().min(0).max(0.5).default(DEFAULT_REGISTRATION_TIMING.refreshJitter),
     holdOffMs: z.number().int().min(0).max(3_600_000).default(DEFAULT_REGISTRATION_TIMING.holdOffMs),
     deregistrationTries: z.number().int().min(1).max(10).default(DEFAULT_REGISTRATION_TIMING.deregistrationTries),
+    /** Issue 9 item 3: ceiling of a bound MN's renewal retries once its HA stopped answering (src/core/outage-retry.ts). */
+    outageRetryMaxMs: z.number().int().min(1000, "RFC 5944 3.6.3: at least 1 s between requests").max(600_000).default(DEFAULT_REGISTRATION_TIMING.outageRetryMaxMs),
   })
   .strict()
   .refine((r) => r.refreshFraction - r.refreshJitter > 0.05, { message: "refreshFraction - refreshJitter must stay above 0.05" })
@@ -193,6 +195,12 @@ export const configSchema = z
         mac: mac.optional(),
         /** Receive frames addressed to other MACs (the HA's, learned by MNs from its RA). */
         promiscuous: z.boolean().default(true),
+        /**
+         * Issue 9 item 4: the access interface is a wired port with one station behind it
+         * (set by the board profile, `accessPortPerStation`): its carrier loss means every
+         * station on it left (src/io/carrier-watch.ts).
+         */
+        perStationPort: z.boolean().default(false),
       })
       .strict(),
     uplink: z.object({ interface: ifname }).strict(),
@@ -250,8 +258,32 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
-    idleTimeoutS: z.number().int().min(0).max(86_400).default(0),
+    /**
+     * Issue 9 item 4: deregister a station nothing was heard from for this long (0: never).
+     * 1800 s: a backstop behind the link events (hostapd, carrier), not the way
+     * leaving is normally seen. It is three default binding lifetimes, so a station
+     * gone without a link event costs at most three refreshes and its CoA for 30
+     * minutes; a quiet station still present is not cut off by its first idle
+     * minutes, and when it speaks again its neighbour unreachability probe to the
+     * router (an NS, RFC 4861 7.3.3, within DELAY_FIRST_PROBE_TIME = 5 s) registers
+     * it anew. Much shorter would deregister idle but present phones every few minutes.
+     */
+    idleTimeoutS: z.number().int().min(0).max(86_400).default(1800),
     dadFailureWindowS: z.number().int().min(1).max(600).default(10),
+    /**
+     * Issue 9 item 2: after a DAD-failure revocation the station's entry is stopped
+     * (draft 3.2.4) for this long, detach command or not. 300 s: a station whose
+     * address is taken would otherwise cost the HA a registration and a revocation
+     * per attempt; five minutes bounds that to one per five minutes, and a station
+     * that changes its address (or MAC) is served again the same day without help.
+     */
+    dadFailureHoldOffS: z.number().int().min(0).max(86_400).default(300),
+    /**
+     * Issue 9 item 1: a revoked session lingers this long to deliver what its HA already
+     * sent (the defending NA read after the revocation). 2000 ms covers the HA sending
+     * the two back to back on different sockets with room for a slow HA; 0 disables.
+     */
+    revocationLingerMs: z.number().int().min(0).max(30_000).default(2000),
     tunnel: z
       .object({
         ttl: z.number().int().min(1).max(255).default(64),
@@ -381,6 +413,8 @@ export function toEngineConfig(c: AnConfig, accessMac: Uint8Array, readFile: Sec
     hold: c.limits.hold,
     idleTimeoutMs: c.idleTimeoutS * 1000,
     dadFailureWindowMs: c.dadFailureWindowS * 1000,
+    revocationLingerMs: c.revocationLingerMs,
+    dadFailureHoldOffMs: c.dadFailureHoldOffS * 1000,
     maxLearnedAddresses: c.limits.maxLearnedAddresses,
   };
 }

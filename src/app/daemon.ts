@@ -12,11 +12,12 @@
 // asked of the engine, never mirrored here.
 import { Engine } from "../core/engine.ts";
 import type { AnEvent } from "../core/events.ts";
+import { CarrierWatch } from "../io/carrier-watch.ts";
 import type { Clock } from "../io/clock.ts";
 import { systemClock, systemRandom } from "../io/clock.ts";
 import type { Datapath } from "../io/datapath.ts";
 import { PcapWriter } from "../io/pcap-writer.ts";
-import { PortRecorder } from "../io/recording-ports.ts";
+import { pcapWallMs, PortRecorder } from "../io/recording-ports.ts";
 import type { SignallingSockets } from "../io/signalling-sockets.ts";
 import { formatIpv4 } from "../wire/ipv4-address.ts";
 import { ActionRouter } from "./action-router.ts";
@@ -67,6 +68,8 @@ export class Daemon implements SignalTarget {
   /** The fleet over MQTT (config.fleet); never awaited by the data plane. */
   private fleet: DaemonFleet | undefined;
   private configSource: { readonly from: string; readonly note?: string } | undefined;
+  /** issue 9 item 4: the access port's carrier, watched when the board says it is per-station. */
+  private carrierWatch: CarrierWatch | undefined;
   private resolveDone: (code: number) => void = () => {};
   /** Resolves with the exit code once stopped. */
   readonly done: Promise<number>;
@@ -124,9 +127,10 @@ export class Daemon implements SignalTarget {
   /** Starts the daemon; resolves with it running, or with an exit code when it could not start. */
   static async start(args: DaemonArgs, clock: Clock = systemClock, parts: DaemonParts = {}): Promise<Daemon | number> {
     const ref: { daemon?: Daemon; log?: Logger } = {};
-    const recorder = new PortRecorder(() => clock.wallMs());
+    const recorder = new PortRecorder(() => pcapWallMs(clock)); // issue 9 item 5: microseconds
     const opened = await openPorts(args, parts, recorder, {
-      message: (from, fromPort, _local, bytes) => ref.daemon?.driver.feed({ kind: "signalling", from, fromPort, bytes }),
+      // issue 9 item 5: `local`, so the acknowledgement leaves from where the revocation was sent to.
+      message: (from, fromPort, local, bytes) => ref.daemon?.driver.feed({ kind: "signalling", from, fromPort, local, bytes }),
       error: (local, error) => {
         ref.log?.error({ careOf: formatIpv4(local), err: describeError(error) }, "signalling socket failed; exiting so the supervisor restarts");
         // Without it every request from that CoA fails and no reply arrives: deaf, not degraded.
@@ -180,6 +184,8 @@ export class Daemon implements SignalTarget {
     });
     this.driver.settle();
     this.linkLayer?.start();
+    // issue 9 item 4: a per-station wired access port losing its carrier: its stations left.
+    if (c.access.perStationPort) this.carrierWatch = new CarrierWatch({ interface: c.access.interface, onChange: (up) => this.onAccessCarrier(up) }).start();
     this.feedWallClock();
     this.wallClockTimer = setInterval(() => this.tick(), WALL_CLOCK_INTERVAL_MS);
     this.wallClockTimer.unref();
@@ -242,6 +248,22 @@ export class Daemon implements SignalTarget {
 
   private feedWallClock(): void {
     this.driver.feed({ kind: "wall-clock", wallMs: this.clock.wallMs() });
+  }
+
+  /**
+   * issue 9 item 4: the link layer says a station left (a link-layer adapter, the
+   * access port's carrier): its session deregisters (lifetime 0), counted as
+   * stationsLeft. Unknown MACs are ignored.
+   */
+  stationLeft(mac: string): void {
+    if (this.stopping) return;
+    this.driver.feed({ kind: "station-left", mac });
+  }
+
+  private onAccessCarrier(up: boolean): void {
+    const stations = [...this.driver.engine.sessions()].map((s) => s.mac);
+    this.log.info({ interface: this.config.access.interface, carrier: up, stations: up ? 0 : stations.length }, up ? "access port carrier back" : "access port lost its carrier: its stations left");
+    if (!up) for (const mac of stations) this.stationLeft(mac);
   }
 
   telemetry(): Record<string, unknown> {
@@ -344,8 +366,11 @@ export class Daemon implements SignalTarget {
     if (this.wallClockTimer) clearInterval(this.wallClockTimer);
     // Without deregistration the bindings live on at the HA: keep them for the restart.
     if (!deregister) this.state.save();
+    this.carrierWatch?.stop();
     this.driver.input({ kind: "shutdown", deregister });
     this.driver.settle();
+    // issue 9 item 5: deregistrations waiting for their 1 s slot (RFC 5944 3.6.3) go out first.
+    for (let i = 0; i < 60 && this.driver.engine.shutdownPending > 0; i++) await new Promise((r) => setTimeout(r, 25));
     this.driver.stop();
     this.linkLayer?.stop();
     // A detach still running is killed (and reported) while the signalling flushes.

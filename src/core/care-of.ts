@@ -17,7 +17,7 @@ export class CareOfAllocator {
    * confirmed): reusing one at once would deliver the old MN's downlink to a new
    * MN. They stay in use until `until` (monotonic ms).
    */
-  private quarantine: { coa: CareOf; until: number }[] = [];
+  private quarantine: { coa: CareOf; until: number; owner: string | undefined }[] = [];
   private usedAddresses = new Set<number>();
   private nextKey = 0;
   private usedKeys = new Set<number>();
@@ -41,8 +41,16 @@ export class CareOfAllocator {
     }
   }
 
-  allocate(now: number): CareOf | undefined {
+  allocate(now: number, owner?: string): CareOf | undefined {
     this.endQuarantine(now);
+    // Issue 9 item 3: the quarantine keeps a CoA from *another* MN while the HA may
+    // still bind it to the old one. The same NAI coming back (its registration timed
+    // out while the HA was away) may have it again: the HA's binding, if any, is its
+    // own. Without this, one CoA and one MN meant coa-exhausted for a lifetime.
+    if (owner !== undefined) {
+      const i = this.quarantine.findIndex((q) => q.owner === owner);
+      if (i >= 0) return this.quarantine.splice(i, 1)[0]!.coa;
+    }
     const c = this.config;
     if (c.mode === "pool") {
       const address = this.freeAddresses.shift();
@@ -86,9 +94,9 @@ export class CareOfAllocator {
    * Gives a CoA back. `quarantineMs` > 0 when the HA did not confirm that the
    * binding is gone: the CoA is not handed out again before that much time.
    */
-  release(coa: CareOf, now = 0, quarantineMs = 0): void {
+  release(coa: CareOf, now = 0, quarantineMs = 0, owner?: string): void {
     if (quarantineMs > 0) {
-      this.quarantine.push({ coa, until: now + quarantineMs });
+      this.quarantine.push({ coa, until: now + quarantineMs, owner });
       return;
     }
     this.free(coa);

@@ -54,6 +54,13 @@ export interface RegistrationTiming {
   readonly holdOffMs: number;
   /** Lifetime-0 requests sent before a leaving MN is released regardless. */
   readonly deregistrationTries: number;
+  /**
+   * Issue 9 item 3: a bound MN's renewal that the HA stopped answering keeps going
+   * (past the binding's expiry, until the MN leaves or idles out) instead of giving
+   * up. Its retries double up to this ceiling (RFC 5944 3.6.3: doubling, capped);
+   * after maxTries unanswered they stay at it, jittered downwards by up to half.
+   */
+  readonly outageRetryMaxMs: number;
 }
 
 export interface HoldCaps {
@@ -104,6 +111,15 @@ export interface EngineConfig {
   readonly dadFailureWindowMs: number;
   /** IPv6 source addresses remembered per MN for the handover context. */
   readonly maxLearnedAddresses: number;
+  /**
+   * Issue 9 item 1: a revoked session lingers this long, delivering what the HA
+   * already sent down its tunnel (the defending NA may be read after the
+   * revocation); an NA for a probed address then still makes it a DAD failure.
+   * 0 disables. At most maxSessions lingering entries (oldest dropped first).
+   */
+  readonly revocationLingerMs: number;
+  /** Issue 9 item 2: after a DAD-failure detach the station may not start a session for this long. */
+  readonly dadFailureHoldOffMs: number;
 }
 
 /**
@@ -125,6 +141,10 @@ export const DEFAULT_REGISTRATION_TIMING: RegistrationTiming = {
   refreshJitter: 0.05,
   holdOffMs: 30_000,
   deregistrationTries: 2,
+  // Issue 9 item 3: retries every 1.5-3 s once the HA has been silent for the first
+  // ladder, so service is back within about 3 s of the HA's return; with 1000
+  // sessions that is at most ~670 small requests a second at a dead HA.
+  outageRetryMaxMs: 3000,
 };
 
 export const DEFAULT_HOLD_CAPS: HoldCaps = {

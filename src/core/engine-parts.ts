@@ -4,10 +4,12 @@
 import type { CareOfAllocator } from "./care-of.ts";
 import type { EngineConfig } from "./config.ts";
 import type { EngineCounters } from "./counters.ts";
+import type { EntryHoldOff } from "./entry-hold-off.ts";
 import type { ReleaseReason } from "./events.ts";
 import type { HoldPool } from "./hold-buffer.ts";
 import type { Outbox } from "./outbox.ts";
 import type { RandomSource } from "./random.ts";
+import type { RevokedLinger } from "./revoked-linger.ts";
 import type { Session } from "./session.ts";
 import type { SessionTable } from "./session-table.ts";
 import type { TimerWheel } from "./session-timers.ts";
@@ -25,6 +27,12 @@ export interface EngineParts {
   readonly timers: TimerWheel<Session>;
   readonly hold: HoldPool;
   readonly careOf: CareOfAllocator;
+  /** issue 9 item 1: revoked sessions lingering (their HA's NA may still come). */
+  readonly linger: RevokedLinger;
+  /** issue 9 item 2: stations held off after a DAD failure. */
+  readonly entryHoldOff: EntryHoldOff;
+  /** issue 9 item 5: set by the shutdown input; deadlines then send what is owed and end sessions. */
+  shuttingDown: boolean;
 }
 
 /** An input for one session's state machine, produced by a part and applied by the lifecycle. */

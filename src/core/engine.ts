@@ -3,8 +3,8 @@
 // `now` is monotonic milliseconds from the driver, and the single earliest
 // deadline of all sessions is reported by `nextDeadline()`.
 //
-// This file demultiplexes inputs, starts sessions, imports and exports contexts
-// and shuts down. The policies live beside it, each in its own file and sharing
+// This file demultiplexes inputs, starts sessions, and imports and exports
+// contexts. The policies (shutdown included) live beside it, each in its own file, sharing
 // one EngineParts: the registration client (registration-client.ts), forwarding
 // (forwarding.ts), revocation (revocation.ts), the session table
 // (session-table.ts), the state machine applied with its named timers
@@ -21,23 +21,28 @@ import { CONTEXT_VERSION, fromHex, toHex } from "./context.ts";
 import type { SessionContext } from "./context.ts";
 import { newEngineCounters } from "./counters.ts";
 import type { EngineCounters } from "./counters.ts";
+import { dadFailureDetach } from "./dad-failure.ts";
 import { bytesEqual } from "./engine-parts.ts";
 import type { EngineParts } from "./engine-parts.ts";
 import type { Action, Trigger } from "./events.ts";
 import { Forwarding } from "./forwarding.ts";
+import { EntryHoldOff, entryRefused } from "./entry-hold-off.ts";
 import { HoldPool } from "./hold-buffer.ts";
 import { AuthorisedStations } from "./authorised-stations.ts";
 import { realmForNai, resolveIdentity } from "./identity.ts";
 import { inspectUplink } from "./ipv6-inspect.ts";
+import { isMldReport } from "./mld-report.ts";
 import { Outbox } from "./outbox.ts";
 import type { RandomSource } from "./random.ts";
 import { RegistrationClient } from "./registration-client.ts";
 import { RevocationHandler } from "./revocation.ts";
+import { RevokedLinger } from "./revoked-linger.ts";
 import { newSession } from "./session.ts";
 import type { Session } from "./session.ts";
 import { SessionLifecycle } from "./session-lifecycle.ts";
 import { SessionTable } from "./session-table.ts";
 import { TimerWheel } from "./session-timers.ts";
+import { StartRate } from "./start-rate.ts";
 import { isForwarding } from "./transitions.ts";
 
 export type EngineInput =
@@ -47,8 +52,8 @@ export type EngineInput =
   | { readonly kind: "station-authorised"; readonly mac: string; readonly identity?: string }
   /** Link layer: a station left (disassociated, port down). */
   | { readonly kind: "station-left"; readonly mac: string }
-  /** A UDP datagram received on port 434. */
-  | { readonly kind: "signalling"; readonly from: number; readonly fromPort: number; readonly bytes: Uint8Array }
+  /** A UDP datagram received on port 434; `local`: the address it was sent to (the receiving socket's CoA). */
+  | { readonly kind: "signalling"; readonly from: number; readonly fromPort: number; readonly local: number; readonly bytes: Uint8Array }
   /** A decapsulated tunnel packet: outer addresses, GRE key if any, and the inner IPv6 packet. */
   | { readonly kind: "tunnel-packet"; readonly outerSrc: number; readonly outerDst: number; readonly greKey: number | null; readonly packet: Uint8Array }
   | { readonly kind: "deadline" }
@@ -80,9 +85,8 @@ export class Engine {
   private readonly linkIdentities = new Map<string, string>();
   /** Stations the link layer authorised (served only these when linkLayer.requireAuthorised). */
   private readonly authorisedStations = new AuthorisedStations();
-  /** Session starts left in the current second (flood guard). */
-  private startTokens = 0;
-  private startTokensAt = -Infinity;
+  /** Session starts per second (flood guard). */
+  private readonly startRate = new StartRate();
   readonly counters: EngineCounters = newEngineCounters();
 
   constructor(config: EngineConfig, options: EngineOptions) {
@@ -96,6 +100,9 @@ export class Engine {
       timers: new TimerWheel<Session>(),
       hold: new HoldPool(config.hold),
       careOf: new CareOfAllocator(config.careOf),
+      linger: new RevokedLinger(config.maxSessions),
+      entryHoldOff: new EntryHoldOff(config.maxSessions),
+      shuttingDown: false,
     };
     this.registration = new RegistrationClient(this.p);
     this.forwarding = new Forwarding(this.p);
@@ -112,7 +119,7 @@ export class Engine {
       case "station-left":
         return this.onStationLeft(now, input.mac);
       case "signalling":
-        return this.onSignalling(now, input.from, input.fromPort, input.bytes);
+        return this.onSignalling(now, input.from, input.fromPort, input.local, input.bytes);
       case "tunnel-packet":
         return this.forwarding.fromTunnel(now, input);
       case "deadline":
@@ -125,7 +132,7 @@ export class Engine {
         return;
       }
       case "shutdown":
-        return this.onShutdown(now, input.deregister);
+        return this.lifecycle.shutdown(now, input.deregister);
       case "wall-clock":
         this.p.wallOffsetMs = input.wallMs - now;
         return;
@@ -177,6 +184,11 @@ export class Engine {
     return this.p.table.careOfInUse(address);
   }
 
+  /** issue 9 item 5: sessions whose shutdown deregistration still waits for its 1 s slot (0 before shutdown). */
+  get shutdownPending(): number {
+    return this.p.shuttingDown ? this.p.table.size : 0;
+  }
+
   get heldFrames(): number {
     return this.p.hold.totalFrames;
   }
@@ -190,6 +202,8 @@ export class Engine {
     this.p.config = config;
     this.p.careOf.reset(config.careOf);
     this.p.hold.setCaps(config.hold);
+    this.p.linger.setMaxEntries(config.maxSessions);
+    this.p.entryHoldOff.setMaxEntries(config.maxSessions);
     for (const s of this.p.table.values()) {
       // A new key for the same HA applies from the session's next request. A session
       // whose realm moved to another HA keeps the HA it is registered with until it
@@ -261,7 +275,10 @@ export class Engine {
     // or RS, so without link-layer events that is how a new AN learns of it.
     const isNd = seen.kind === "neighbor-solicitation" || seen.kind === "router-solicitation";
     if (!isNd && this.p.config.triggerOn !== "any-ipv6") {
-      this.counters.framesUnknownMnNonTrigger++;
+      // issue 9 item 5: an MLD report before the first NS is normal, counted apart.
+      if (isMldReport(frame, ipOffset)) this.counters.framesUnknownMnMld++;
+      else this.counters.framesUnknownMnNonTrigger++;
+      // The fleet may hold its context (a handover in): daemon-fleet.ts fetches it.
       this.p.outbox.push({ kind: "unknown-station", mac });
       return;
     }
@@ -271,16 +288,16 @@ export class Engine {
     this.forwarding.holdFrame(created, frame);
   }
 
-  private onSignalling(now: number, from: number, fromPort: number, bytes: Uint8Array): void {
+  private onSignalling(now: number, from: number, fromPort: number, local: number, bytes: Uint8Array): void {
     switch (peekMipMessageType(bytes)) {
       case MipMessageType.RegistrationReply:
         return this.lifecycle.apply(now, this.registration.onReply(now, from, bytes));
       case MipMessageType.RegistrationRevocation: {
-        const revoked = this.revocation.onRevocation(now, from, fromPort, bytes);
+        const revoked = this.revocation.onRevocation(now, from, fromPort, local, bytes);
         if (!revoked) return;
         const mac = revoked.session.mac;
         this.lifecycle.step(now, revoked.session, "revoked", "revoked");
-        if (revoked.dadFailure) this.revocation.detach(mac);
+        if (revoked.dadFailure) dadFailureDetach(this.p, now, mac, revoked.revocationId, "na-first");
         return;
       }
       default:
@@ -321,7 +338,12 @@ export class Engine {
     const s = this.p.table.get(key);
     // A cleanup deregistration still owed to the HA goes first (its timer is
     // armed); the hold-off then releases the session.
-    if (s && !s.cleanupDue) this.lifecycle.step(now, s, "left");
+    if (s && !s.cleanupDue) {
+      // issue 9 item 4: counted and told; the deregistration follows (transition table).
+      this.counters.stationsLeft++;
+      this.p.outbox.emit({ type: "station-left", mac: key, cause: "link" });
+      this.lifecycle.step(now, s, "left");
+    }
   }
 
   // ---- session start ---------------------------------------------------------------
@@ -334,6 +356,7 @@ export class Engine {
       this.counters.framesBadSourceMac++;
       return undefined;
     }
+    if (entryRefused(this.p, now, mac)) return undefined; // issue 9 items 1, 2, 5
     const outbox = this.p.outbox;
     if (this.p.table.size >= config.maxSessions) {
       this.counters.refusedSessionCap++;
@@ -357,12 +380,12 @@ export class Engine {
       return undefined;
     }
     // Only a start that would go ahead costs a token: refused stations must not drain it.
-    if (!this.takeStartToken(now)) {
+    if (!this.startRate.take(now, config.sessionStartsPerSecond)) {
       this.counters.refusedStartRate++;
       outbox.emit({ type: "refused", mac, reason: "start-rate", detail: `${config.sessionStartsPerSecond}/s` });
       return undefined;
     }
-    const coa = this.p.careOf.allocate(now);
+    const coa = this.p.careOf.allocate(now, id.nai); // issue 9 item 3: its own quarantined CoA back
     if (!coa) {
       this.counters.refusedCoaExhausted++;
       outbox.emit({ type: "refused", mac, reason: "coa-exhausted" });
@@ -375,22 +398,6 @@ export class Engine {
     outbox.emit({ type: "session-started", mac, nai: id.nai, identitySource: id.source, trigger, careOf: formatIpv4(coa.address), greKey: coa.greKey });
     this.registration.sendRequest(now, s);
     return s;
-  }
-
-  /**
-   * A token bucket on session starts: a station spoofing source MACs cannot make
-   * the AN fire registrations at the HA faster than this (each costs up to
-   * maxTries requests), nor grow the table faster.
-   */
-  private takeStartToken(now: number): boolean {
-    const rate = this.p.config.sessionStartsPerSecond;
-    if (rate <= 0) return true;
-    this.startTokens = Math.min(rate, this.startTokens + ((now - this.startTokensAt) / 1000) * rate);
-    if (!Number.isFinite(this.startTokens)) this.startTokens = rate;
-    this.startTokensAt = now;
-    if (this.startTokens < 1) return false;
-    this.startTokens -= 1;
-    return true;
   }
 
   // ---- import / shutdown ----------------------------------------------------------
@@ -428,6 +435,7 @@ export class Engine {
     s.haLinkLayer = c.haLinkLayer === null ? null : parseMac(c.haLinkLayer);
     s.addresses = c.addresses.slice(0, config.maxLearnedAddresses);
     s.homeAddress = c.homeAddress;
+    s.idFloor = s.lastIdentification; // issue 9 item 5: it may have been accepted
     s.recorded = true;
     this.p.table.add(s);
     this.counters.contextsImported++;
@@ -443,18 +451,5 @@ export class Engine {
       this.forwarding.startForwarding(now, s);
     }
     this.registration.sendRequest(now, s);
-  }
-
-  private onShutdown(now: number, deregister: boolean): void {
-    for (const s of [...this.p.table.values()]) {
-      if (deregister && s.cleanupDue) {
-        this.registration.sendCleanupDeregistration(now, s);
-        this.lifecycle.remove(now, s, "shutdown");
-      } else if (deregister && (isForwarding(s.state) || s.state === "registering")) {
-        this.lifecycle.step(now, s, "shutdown");
-        // One lifetime-0 request each; the process is going away, no retries.
-        if (this.p.table.holds(s)) this.lifecycle.remove(now, s, "shutdown");
-      } else this.lifecycle.remove(now, s, "shutdown");
-    }
   }
 }

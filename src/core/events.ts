@@ -15,12 +15,12 @@ export type ReleaseReason =
   | "shutdown"
   | "reconfigured";
 
-export type RefusalReason = "session-cap" | "coa-exhausted" | "no-realm" | "nai-in-use" | "nai-too-long" | "start-rate" | "no-identity" | "no-key";
+export type RefusalReason = "session-cap" | "coa-exhausted" | "no-realm" | "nai-in-use" | "nai-too-long" | "start-rate" | "no-identity" | "no-key" | "entry-hold-off" | "revocation-linger";
 
 export type AnEvent =
   | { readonly type: "session-started"; readonly mac: string; readonly nai: string; readonly identitySource: string; readonly trigger: Trigger; readonly careOf: string; readonly greKey: number | null }
   | { readonly type: "refused"; readonly mac: string; readonly reason: RefusalReason; readonly detail?: string }
-  | { readonly type: "registration-sent"; readonly mac: string; readonly attempt: number; readonly lifetime: number; readonly initial: boolean; readonly identification: string }
+  | { readonly type: "registration-sent"; readonly mac: string; readonly attempt: number; readonly lifetime: number; readonly initial: boolean; readonly identification: string; readonly cleanup?: true }
   | { readonly type: "registered"; readonly mac: string; readonly nai: string; readonly homeAgent: string; readonly careOf: string; readonly lifetime: number; readonly greKey: number | null; readonly heldFramesReleased: number }
   | { readonly type: "refreshed"; readonly mac: string; readonly lifetime: number }
   | { readonly type: "no-service"; readonly mac: string; readonly nai: string; readonly reason: "ha-lacks-v6-over-v4" | "ha-refused-gre-key" }
@@ -29,6 +29,18 @@ export type AnEvent =
   | { readonly type: "identification-resync"; readonly mac: string; readonly offsetMs: number }
   | { readonly type: "revoked"; readonly mac: string; readonly revocationId: number; readonly dadFailure: boolean }
   | { readonly type: "detach"; readonly mac: string; readonly reason: "dad-failure" }
+  /**
+   * Issue 9 item 1: the revocation is a DAD failure (draft 3.2.4), in whichever
+   * order its two halves were read: "na-first" (the defending NA, then the
+   * revocation) or "revocation-first" (the NA reached a revoked, lingering session).
+   */
+  | { readonly type: "dad-failure"; readonly mac: string; readonly revocationId: number; readonly order: "na-first" | "revocation-first" }
+  /** Issue 9 item 2: no session starts for this station until the hold-off ends. */
+  | { readonly type: "entry-held-off"; readonly mac: string; readonly holdOffS: number; readonly reason: "dad-failure" }
+  /** Issue 9 item 3: a renewal went unanswered past the binding's lifetime; it keeps retrying. */
+  | { readonly type: "binding-lapsed"; readonly mac: string; readonly attempts: number }
+  /** Issue 9 item 4: the link layer (or the idle timer) says the station left; deregistration follows. */
+  | { readonly type: "station-left"; readonly mac: string; readonly cause: "link" | "idle" }
   | { readonly type: "released"; readonly mac: string; readonly reason: ReleaseReason }
   | { readonly type: "hold-dropped"; readonly mac: string; readonly reason: string }
   /** Signalling that failed authentication or did not match: never acted on. */

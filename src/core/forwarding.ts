@@ -5,6 +5,7 @@
 // address from its RA, a DAD defence from its NA: draft 3.2.2-3.2.4).
 import { parseEthernet } from "../wire/ethernet.ts";
 import { classifyFrame, ND_NEIGHBOR_SOLICITATION, ND_ROUTER_SOLICITATION } from "../wire/ndisc.ts";
+import { deliverLingering } from "./dad-failure.ts";
 import { bytesEqual } from "./engine-parts.ts";
 import type { EngineParts } from "./engine-parts.ts";
 import type { TunnelTarget } from "./events.ts";
@@ -158,6 +159,7 @@ export class Forwarding {
     const s = t.greKey !== null ? this.p.table.byKey.get(t.greKey) : this.p.table.byCoa.get(t.outerDst);
     const registering = s?.state === "registering";
     if (!s || !(isForwarding(s.state) || registering)) {
+      if (deliverLingering(this.p, now, t)) return; // issue 9 item 1
       counters.packetsFromTunnelUnmatched++;
       return;
     }

@@ -12,6 +12,7 @@ import type { MipExtension, RegistrationReply } from "../wire/mip-types.ts";
 import { MIP_UDP_PORT } from "../wire/mip-types.ts";
 import { retransmitTimeoutMs } from "./backoff.ts";
 import type { EngineParts, SessionStep } from "./engine-parts.ts";
+import { renewalRetryTimeoutMs } from "./outage-retry.ts";
 import type { Session } from "./session.ts";
 import { registrationRequest, signedRegistrationRequest } from "./signalling-messages.ts";
 import { classifyReply } from "./transitions.ts";
@@ -37,12 +38,13 @@ export class RegistrationClient {
     const wall = now + this.p.wallOffsetMs;
     s.lastIdentification =
       s.resyncFloorReset && previous !== undefined
-        ? resyncedIdentification(wall, s.clockOffsetMs, previous, this.p.random.uint32())
+        ? resyncedIdentification(wall, s.clockOffsetMs, previous, this.p.random.uint32(), s.idFloor) // issue 9 item 5
         : nextIdentification(wall, s.clockOffsetMs, previous, this.p.random.uint32());
     s.resyncFloorReset = false;
     this.p.table.rememberIdentification(s, previous);
     const lifetimeS = deregistering ? 0 : config.registration.lifetimeS;
     const msg = registrationRequest({
+      homeAddress: s.homeAddress, // issue 9 item 5: RFC 5944 3.6.1.2
       nai: s.nai,
       homeAgent: s.realm.homeAgent,
       careOf: s.careOf.address,
@@ -66,9 +68,11 @@ export class RegistrationClient {
       initial: s.state === "registering",
       identification: s.lastIdentification.toString(),
     });
-    this.p.timers.only(s, "retransmit", now + retransmitTimeoutMs(config.registration, s.attempts, this.p.random));
-    // A renewal may retry only until the binding it renews runs out.
-    if (s.state === "renewing" && s.expiresAt !== undefined) this.p.timers.set(s, "expiry", s.expiresAt);
+    // issue 9 item 3: a renewal's retries outlive an HA outage (outage-retry.ts).
+    const timeout = s.state === "renewing" ? renewalRetryTimeoutMs : retransmitTimeoutMs;
+    this.p.timers.only(s, "retransmit", now + timeout(config.registration, s.attempts, this.p.random));
+    // The binding's expiry is noted when it comes (the lifecycle's expiry timer); the ladder goes on.
+    if (s.state === "renewing" && s.expiresAt !== undefined && s.expiresAt > now) this.p.timers.set(s, "expiry", s.expiresAt);
   }
 
   /** The retransmit timer fired: resend, or give up when the tries are spent. */
@@ -83,7 +87,7 @@ export class RegistrationClient {
       case "deregistering":
         return s.attempts >= t.deregistrationTries ? "timeout-give-up" : "timeout-retry";
       default:
-        // Renewing: until the binding runs out (the expiry timer ends that).
+        // Renewing: on through an HA outage (the lifecycle decides when it ends, issue 9 item 3).
         return "timeout-retry";
     }
   }
@@ -96,6 +100,7 @@ export class RegistrationClient {
     s.lastRequestAt = now;
     this.p.table.rememberIdentification(s, previous);
     const msg = registrationRequest({
+      homeAddress: s.homeAddress, // issue 9 item 5: RFC 5944 3.6.1.2
       nai: s.nai,
       homeAgent: s.realm.homeAgent,
       careOf: s.careOf.address,
@@ -110,6 +115,8 @@ export class RegistrationClient {
     this.p.outbox.push({ kind: "send-signalling", from: s.careOf.address, to: s.realm.homeAgent, toPort: MIP_UDP_PORT, bytes });
     this.p.counters.requestsSent++;
     this.p.counters.deregistrationsSent++;
+    // issue 9 item 5: the cleanup deregistration is an event like every request.
+    this.p.outbox.emit({ type: "registration-sent", mac: s.mac, attempt: 1, lifetime: 0, initial: false, identification: id.toString(), cleanup: true });
   }
 
   /** A Registration Reply: the session's next input, or undefined when it is dropped or needs none. */
@@ -177,6 +184,7 @@ export class RegistrationClient {
     }
     // Accepted, whatever we make of it.
     counters.repliesAccepted++;
+    s.idFloor = s.lastIdentification; // issue 9 item 5: the HA accepted it; later ids must exceed it
     if (s.state === "deregistering") s.haConfirmedRelease = true;
     else this.recordGrant(s, reply);
     switch (verdict.why) {

@@ -28,6 +28,7 @@ export interface Revoked {
   readonly session: Session;
   /** The HA defended the MN's DAD probe shortly before: the station is to be detached (draft 3.2.4). */
   readonly dadFailure: boolean;
+  readonly revocationId: number;
 }
 
 export class RevocationHandler {
@@ -54,7 +55,7 @@ export class RevocationHandler {
   }
 
   /** A Registration Revocation: acknowledged when genuine; the live session it ends, if any. */
-  onRevocation(now: number, from: number, fromPort: number, bytes: Uint8Array): Revoked | undefined {
+  onRevocation(now: number, from: number, fromPort: number, local: number, bytes: Uint8Array): Revoked | undefined {
     const { counters, outbox, config } = this.p;
     counters.revocationsReceived++;
     const parsed = parseRegistrationRevocation(bytes, config.codec);
@@ -93,7 +94,7 @@ export class RevocationHandler {
     const replayKey = `${target.realm.homeAgent}/${target.nai}`;
     const last = this.revocationIds.get(replayKey);
     if (last !== undefined && rev.revocationId === last.id) {
-      outbox.push({ kind: "send-signalling", from: target.careOf.address, to: from, toPort: fromPort, bytes: last.ack });
+      outbox.push({ kind: "send-signalling", from: local, to: from, toPort: fromPort, bytes: last.ack }); // issue 9 item 5
       counters.acknowledgementsResent++;
       return undefined;
     }
@@ -113,7 +114,8 @@ export class RevocationHandler {
       const oldest = this.revocationIds.keys().next();
       if (!oldest.done) this.revocationIds.delete(oldest.value);
     }
-    outbox.push({ kind: "send-signalling", from: target.careOf.address, to: from, toPort: fromPort, bytes: ack });
+    // issue 9 item 5: the acknowledgement leaves from the address the revocation was sent to.
+    outbox.push({ kind: "send-signalling", from: local, to: from, toPort: fromPort, bytes: ack });
     counters.acknowledgementsSent++;
     if (!s || target !== s) {
       // Only an acknowledgement is owed: the binding is already gone (or the MN has a newer one).
@@ -124,14 +126,22 @@ export class RevocationHandler {
     const dadFailure = s.dadDefendedAt !== undefined && now - s.dadDefendedAt <= config.dadFailureWindowMs;
     outbox.emit({ type: "revoked", mac: s.mac, revocationId: rev.revocationId, dadFailure });
     s.haConfirmedRelease = true;
-    return { session: s, dadFailure };
-  }
-
-  /** After the revoked session ended: a DAD failure detaches the station. */
-  detach(mac: string): void {
-    this.p.counters.dadFailureDetaches++;
-    this.p.outbox.push({ kind: "detach", mac });
-    this.p.outbox.emit({ type: "detach", mac, reason: "dad-failure" });
+    // issue 9 item 1: the session lingers to deliver what the HA already sent (its NA).
+    if (config.revocationLingerMs > 0) {
+      s.minQuarantineMs = config.revocationLingerMs;
+      this.p.linger.add(now, {
+        mac: s.mac,
+        macBytes: s.macBytes,
+        homeAgent: s.realm.homeAgent,
+        careOf: s.careOf,
+        haLinkLayer: s.haLinkLayer,
+        dadTargets: [...s.dadTargets],
+        revocationId: rev.revocationId,
+        dadFailure,
+        until: now + config.revocationLingerMs,
+      });
+    }
+    return { session: s, dadFailure, revocationId: rev.revocationId };
   }
 
   /** A binding released within the last minute, for acknowledging a late revocation. */

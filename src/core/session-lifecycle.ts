@@ -22,6 +22,7 @@ export class SessionLifecycle {
   /** What each named timer does when it fires. */
   private readonly onTimer: Readonly<Record<TimerName, (now: number, s: Session) => void>> = {
     expiry: (now, s) => {
+      if (s.state === "renewing") return this.renewalDue(now, s); // issue 9 item 3
       this.p.counters.expiries++;
       this.step(now, s, "expired");
     },
@@ -29,7 +30,7 @@ export class SessionLifecycle {
       const idleMs = this.p.config.idleTimeoutMs;
       if (idleMs <= 0) return;
       // Frames move lastHeardAt without touching the timer: it is extended here.
-      if (now >= s.lastHeardAt + idleMs) this.step(now, s, "left", "left");
+      if (now >= s.lastHeardAt + idleMs) this.leftIdle(now, s);
       else this.p.timers.set(s, "idle", s.lastHeardAt + idleMs);
     },
     refresh: (now, s) => {
@@ -37,7 +38,7 @@ export class SessionLifecycle {
       s.resynced = false;
       this.step(now, s, "refresh-due");
     },
-    retransmit: (now, s) => this.step(now, s, this.registration.retransmitDue(s)),
+    retransmit: (now, s) => (s.state === "renewing" ? this.renewalDue(now, s) : this.step(now, s, this.registration.retransmitDue(s))),
     cleanup: (now, s) => {
       // The hold-off, armed with it, fires right after (TIMER_ORDER) if it is due too.
       s.cleanupDue = false;
@@ -56,9 +57,69 @@ export class SessionLifecycle {
   /** Every timer due at `now`: owners in time order, one owner's due timers in TIMER_ORDER. */
   onDeadlines(now: number): void {
     for (let due = this.p.timers.popDue(now); due; due = this.p.timers.popDue(now)) {
-      this.onTimer[due.name](now, due.owner);
+      // issue 9 item 5: after shutdown, any timer means the owed request's slot has come.
+      if (this.p.shuttingDown) this.finishShutdown(now, due.owner);
+      else this.onTimer[due.name](now, due.owner);
       this.p.timers.sync(due.owner);
     }
+  }
+
+  /**
+   * issue 9 items 3, 4: a renewal's retransmit or expiry timer. The MN is still here
+   * (else the idle timer lets it go), so an unanswered renewal does not give up at
+   * expiry: the HA may be coming back. With the idle timer off, a binding lapsed for
+   * a lifetime with nothing heard ends.
+   */
+  private renewalDue(now: number, s: Session): void {
+    const { config, counters } = this.p;
+    if (config.idleTimeoutMs > 0 && now >= s.lastHeardAt + config.idleTimeoutMs) return this.leftIdle(now, s);
+    const expired = s.expiresAt !== undefined && now >= s.expiresAt;
+    if (expired && config.idleTimeoutMs === 0 && now >= s.lastHeardAt + config.registration.lifetimeS * 1000) {
+      if (!s.lapsed) counters.expiries++;
+      this.step(now, s, "expired");
+      return;
+    }
+    if (expired && !s.lapsed) {
+      s.lapsed = true;
+      counters.expiries++;
+      counters.bindingsLapsed++;
+      this.p.outbox.emit({ type: "binding-lapsed", mac: s.mac, attempts: s.attempts });
+    }
+    this.step(now, s, "timeout-retry");
+  }
+
+  /** issue 9 item 4: nothing heard from the MN for idleTimeoutMs: it left; deregister. */
+  private leftIdle(now: number, s: Session): void {
+    this.p.counters.idleTimeouts++;
+    this.p.outbox.emit({ type: "station-left", mac: s.mac, cause: "idle" });
+    this.step(now, s, "left", "left");
+  }
+
+  /** The shutdown input: each session sends its one owed lifetime-0 request (or none) and ends. */
+  shutdown(now: number, deregister: boolean): void {
+    this.p.shuttingDown = true;
+    for (const s of [...this.p.table.values()]) {
+      // issue 9 item 5: a request less than 1 s ago defers the deregistration to its
+      // 1 s slot (RFC 5944 3.6.3); the timer sends it (finishShutdown).
+      if (deregister && s.cleanupDue) {
+        if (now < s.lastRequestAt + REQUEST_FLOOR_MS) this.p.timers.only(s, "cleanup", s.lastRequestAt + REQUEST_FLOOR_MS);
+        else this.finishShutdown(now, s);
+      } else if (deregister && s.state === "deregistering" && s.attempts === 0) {
+        // Already waiting for its slot (the station left just now): the timer sends it.
+      } else if (deregister && (isForwarding(s.state) || s.state === "registering")) {
+        this.step(now, s, "shutdown");
+        // One lifetime-0 request each; the process is going away, no retries. One
+        // still waiting for its slot (attempts 0) is sent by its timer.
+        if (this.p.table.holds(s) && s.attempts > 0) this.remove(now, s, "shutdown");
+      } else this.remove(now, s, "shutdown");
+    }
+  }
+
+  /** issue 9 item 5: after shutdown, a session's timer sends its one owed lifetime-0 request and ends it. */
+  private finishShutdown(now: number, s: Session): void {
+    if (s.cleanupDue) this.registration.sendCleanupDeregistration(now, s);
+    else if (s.state === "deregistering" && s.attempts === 0) this.registration.sendRequest(now, s);
+    this.remove(now, s, "shutdown");
   }
 
   apply(now: number, st: SessionStep | undefined): void {
@@ -106,9 +167,9 @@ export class SessionLifecycle {
           s.resynced = false;
         }
         // At least 1 s between requests for one binding; a station leaving right
-        // after its RRQ waits for that second (not at shutdown: the process is
-        // going away and sends its one request now).
-        if (input !== "shutdown" && now < s.lastRequestAt + REQUEST_FLOOR_MS) {
+        // after its RRQ waits for that second, at shutdown too (issue 9 item 5: the
+        // daemon waits for these before it exits).
+        if (now < s.lastRequestAt + REQUEST_FLOOR_MS) {
           timers.only(s, "retransmit", s.lastRequestAt + REQUEST_FLOOR_MS);
           return;
         }
@@ -139,6 +200,7 @@ export class SessionLifecycle {
     s.attempts = 0;
     s.resynced = false;
     s.initial = false;
+    s.lapsed = false; // issue 9 item 3
     const timers = this.p.timers;
     timers.only(s, "refresh", base + refreshDelayMs(config.registration, s.grantedLifetimeS, this.p.random));
     if (config.idleTimeoutMs > 0) timers.set(s, "idle", s.lastHeardAt + config.idleTimeoutMs);
@@ -172,7 +234,8 @@ export class SessionLifecycle {
     this.p.timers.clear(s);
     this.forwarding.dropHeld(s);
     this.p.table.remove(s);
-    this.p.careOf.release(s.careOf, now, this.quarantineMs(now, s));
+    // issue 9 item 3: a CoA quarantined after a failed registration may go back to the same NAI.
+    this.p.careOf.release(s.careOf, now, this.quarantineMs(now, s), s.state === "failed" ? s.nai : undefined);
     this.revocation.rememberReleased(now, s);
     this.p.counters.sessionsReleased++;
     if (wasForwarding) this.p.outbox.push({ kind: "unbind", mac: s.mac });
@@ -184,7 +247,7 @@ export class SessionLifecycle {
    * to it would have run out, unless the HA confirmed it is gone.
    */
   private quarantineMs(now: number, s: Session): number {
-    if (s.haConfirmedRelease) return 0;
+    if (s.haConfirmedRelease) return s.minQuarantineMs; // issue 9 item 1: 0 unless lingering
     if (s.expiresAt !== undefined) return Math.max(0, s.expiresAt - now);
     // Never accepted as far as we know; a request may have been, its reply lost.
     if (s.lastIdentification === undefined) return 0;

@@ -67,6 +67,14 @@ export interface Session extends TimerOwner {
   held: HeldFrames;
   /** Packets from the HA that overtook its accepted reply (allocated only then). */
   heldDownlink: HeldFrames | null;
+
+  // issue 9.
+  /** Item 3: a renewal went unanswered past the binding's expiry (noted once; cleared when bound). */
+  lapsed: boolean;
+  /** Item 1: a revoked session's CoA rests this long while the session lingers. */
+  minQuarantineMs: number;
+  /** Item 5: the newest identification the HA accepted; a resynced one must exceed it (RFC 3344 5.7). */
+  idFloor: bigint | undefined;
 }
 
 /**
@@ -100,6 +108,9 @@ class SessionRecord implements Session {
   recorded = false;
   held: HeldFrames = { frames: [], bytes: 0 };
   heldDownlink: HeldFrames | null = null;
+  lapsed = false;
+  minQuarantineMs = 0;
+  idFloor: bigint | undefined = undefined;
   deadlineAt: number | undefined = undefined;
   deadlineGeneration = 0;
   readonly timers: SessionTimers = newTimers();

@@ -26,6 +26,8 @@ export interface RequestParameters {
   readonly revocationSupport: boolean;
   /** Our 32-bit timestamp for the Revocation Support extension (RFC 3543 3.2). */
   readonly revocationTimestamp: number;
+  /** RFC 5944 3.6.1.2: the IPv4 home address when known (the HA assigned one, RFC 2794); 0 otherwise. */
+  readonly homeAddress?: number;
 }
 
 export function registrationRequest(p: RequestParameters): RegistrationRequest {
@@ -36,7 +38,7 @@ export function registrationRequest(p: RequestParameters): RegistrationRequest {
   return {
     flags: { S: false, B: false, D: true, M: false, G: p.greKey !== null, r: false, T: false, x: false },
     lifetime: p.lifetimeS,
-    homeAddress: 0,
+    homeAddress: p.homeAddress ?? 0,
     homeAgent: p.homeAgent,
     careOfAddress: p.careOf,
     identification: p.identification,

@@ -10,12 +10,27 @@ export interface Clock {
   monotonicMs(): number;
   /** Milliseconds since 1970 (may jump when NTP corrects it). */
   wallMs(): number;
+  /** The same with a sub-millisecond fraction (issue 9 item 5: pcap records microseconds); default wallMs. */
+  preciseWallMs?(): number;
 }
 
 export const systemClock: Clock = {
   monotonicMs: () => performance.now(),
   wallMs: () => Date.now(),
+  preciseWallMs: () => preciseWallMs(),
 };
+
+/**
+ * Wall-clock milliseconds with microseconds: Date.now() has whole milliseconds only.
+ * timeOrigin + performance.now() has the fraction but does not follow a wall-clock
+ * step; so it is used while it agrees with Date.now() to the millisecond, and after
+ * a step the fraction of the monotonic clock is put on Date.now().
+ */
+export function preciseWallMs(wall: number = Date.now(), mono: number = performance.now(), origin: number = performance.timeOrigin): number {
+  const precise = origin + mono;
+  if (Math.floor(precise) === wall) return precise;
+  return wall + (mono - Math.floor(mono));
+}
 
 /** Cryptographic randomness for the engine (identification low bits, jitter). */
 export function systemRandom(): RandomSource {

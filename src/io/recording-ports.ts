@@ -3,10 +3,16 @@
 // the datapath for Neighbor Discovery only (frames from the MN and packets to
 // it; data traffic is left out). Wrap the ports once at start; the writer is
 // attached when the capture opens and detached when it closes or fails.
+import type { Clock } from "./clock.ts";
 import type { Datapath, DatapathHandlers } from "./datapath.ts";
 import { isRecordedNd, isRecordedNdPacket } from "./pcap-writer.ts";
 import type { PcapWriter } from "./pcap-writer.ts";
 import type { SignallingHandlers } from "./signalling-sockets.ts";
+
+/** issue 9 item 5: pcap timestamps with microseconds when the clock has them. */
+export function pcapWallMs(clock: Clock): number {
+  return clock.preciseWallMs?.() ?? clock.wallMs();
+}
 
 /** The sending side of the signalling sockets. */
 export interface SignallingSend {

@@ -72,10 +72,17 @@ export function nextIdentification(
  * AN whose clock ran ahead would resend the same future time and be refused again
  * (RFC 5944 5.7). Only the low word must still differ, so a late reply to the
  * rejected request cannot match.
+ *
+ * `floor` is the newest identification the HA accepted for this binding: RFC 3344
+ * 5.7 has the HA refuse any timestamp not greater than all it accepted before, and
+ * the resynchronised clock is only known to the second (clockOffsetFromMismatch
+ * takes the middle of it), so without the floor the next request could fall below
+ * the last accepted one and be refused again.
  */
-export function resyncedIdentification(nowMs: number, clockOffsetMs: number, rejected: bigint, random32?: number): bigint {
+export function resyncedIdentification(nowMs: number, clockOffsetMs: number, rejected: bigint, random32?: number, floor?: bigint): bigint {
   const r = BigInt((random32 ?? randomInt(0, 0x1_0000_0000)) >>> 0);
   let id = ntpFromUnixMs(nowMs + clockOffsetMs) + (r % SUB_MS_UNITS);
+  if (floor !== undefined && id <= floor) id = floor + 1n + (r % SUB_MS_UNITS);
   if ((id & MASK32) === (rejected & MASK32)) id += 1n;
   return id & MASK64;
 }

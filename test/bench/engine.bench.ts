@@ -36,6 +36,8 @@ function config(): EngineConfig {
     idleTimeoutMs: 0,
     dadFailureWindowMs: 10_000,
     maxLearnedAddresses: 8,
+    revocationLingerMs: 2000,
+    dadFailureHoldOffMs: 300_000,
   };
 }
 
@@ -96,7 +98,7 @@ test(`engine at ${SESSIONS} sessions`, () => {
   now += 100;
   t0 = performance.now();
   for (const r of replies) {
-    engine.handle(now, { kind: "signalling", from: HA, fromPort: 434, bytes: r });
+    engine.handle(now, { kind: "signalling", from: HA, fromPort: 434, local: COA, bytes: r });
     drain();
   }
   const replyMs = performance.now() - t0;

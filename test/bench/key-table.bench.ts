@@ -39,6 +39,8 @@ function config(naiKeys: ReadonlyMap<string, MnHaKey> | undefined): EngineConfig
     idleTimeoutMs: 0,
     dadFailureWindowMs: 10_000,
     maxLearnedAddresses: 8,
+    revocationLingerMs: 2000,
+    dadFailureHoldOffMs: 300_000,
   };
 }
 

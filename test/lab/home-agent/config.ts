@@ -60,8 +60,16 @@ export const haConfigSchema = z
         /** First retransmission after this, doubling (RFC 3543 4.2.2.1: at most one a second). */
         retransmitMs: z.number().int().min(1000).default(1000),
         maxTries: z.number().int().min(1).max(10).default(4),
-        /** The DAD-failure revocation follows the defending NA by this much, so the NA arrives first. */
+        /** The gap between the defending NA and the DAD-failure revocation (0: back to back). */
         dadDelayMs: z.number().int().min(0).max(5000).default(100),
+        /**
+         * Issue 9: which of the two goes first. "na-first" is the draft's order (3.2.4);
+         * "revocation-first" is what an AN reading two sockets may see anyway. The shell
+         * keeps the wire order: a tunnel packet after a datagram waits for its send.
+         */
+        dadOrder: z.enum(["na-first", "revocation-first"]).default("na-first"),
+        /** Issue 9: send the defending NA this many times (a duplicate tests an AN's idempotence). */
+        dadNaCopies: z.number().int().min(1).max(3).default(1),
       })
       .strict()
       .prefault({}),

@@ -84,6 +84,8 @@ export class HomeAgent {
   private readonly lastIds = new Map<string, bigint>();
   private readonly ipv4Homes = new Map<string, number>();
   private readonly pending: PendingRevocation[] = [];
+  /** Issue 9: tunnel packets held back by a configured gap (the defending NA after its revocation). */
+  private readonly delayed: { at: number; b: Binding; packet: Uint8Array; target: string }[] = [];
   private readonly used: Set<string>;
   private readonly own: Set<string>;
   private lastRevocationId = 0;
@@ -131,6 +133,7 @@ export class HomeAgent {
     let at = Infinity;
     for (const b of this.bindings.values()) at = Math.min(at, b.expiresAt);
     for (const p of this.pending) at = Math.min(at, p.nextAt);
+    for (const d of this.delayed) at = Math.min(at, d.at);
     return at === Infinity ? undefined : at;
   }
 
@@ -380,6 +383,11 @@ export class HomeAgent {
   }
 
   private onDeadline(now: number): void {
+    for (const d of [...this.delayed]) {
+      if (now < d.at) continue;
+      this.delayed.splice(this.delayed.indexOf(d), 1);
+      this.sendDefence(d.b, d.packet, d.target);
+    }
     for (const b of [...this.bindings.values()]) {
       if (now >= b.expiresAt) {
         this.removeBinding(b);
@@ -473,11 +481,27 @@ export class HomeAgent {
       if (!b.addresses.has(text)) this.bind(b, text);
       return;
     }
-    // Draft 3.2.4: the NA tells the MN, the revocation makes the AN detach it.
-    this.toTunnel(b, dadDefence(target, this.config.linkLocal, this.config.homeLinkMac));
-    this.emit({ type: "na-sent", nai: b.nai, target: text, reason: "dad-defence" });
+    // Draft 3.2.4: the NA tells the MN, the revocation makes the AN detach it. Issue 9:
+    // in the configured order, back to back or with a gap.
+    const r = this.config.revocation;
+    const na = dadDefence(target, this.config.linkLocal, this.config.homeLinkMac);
     this.removeBinding(b);
-    if (this.config.revocation.enabled && b.revocationSupport) this.revoke(now, b, "dad-failure", this.config.revocation.dadDelayMs, Math.max(b.expiresAt, now + 1));
+    const revokes = r.enabled && b.revocationSupport;
+    if (r.dadOrder === "na-first" || !revokes) {
+      this.sendDefence(b, na, text);
+      if (revokes) this.revoke(now, b, "dad-failure", r.dadDelayMs, Math.max(b.expiresAt, now + 1));
+      return;
+    }
+    this.revoke(now, b, "dad-failure", 0, Math.max(b.expiresAt, now + 1));
+    if (r.dadDelayMs === 0) this.sendDefence(b, na, text);
+    else this.delayed.push({ at: now + r.dadDelayMs, b, packet: na, target: text });
+  }
+
+  private sendDefence(b: Binding, na: Uint8Array, target: string): void {
+    for (let i = 0; i < this.config.revocation.dadNaCopies; i++) {
+      this.toTunnel(b, na);
+      this.emit({ type: "na-sent", nai: b.nai, target, reason: "dad-defence" });
+    }
   }
 
   private sendRa(b: Binding, solicited: boolean): void {

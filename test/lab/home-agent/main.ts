@@ -71,10 +71,24 @@ function sendFragmentationNeeded(coa: number, mtu: number): void {
   line("frag-needed-sent", { coa: formatIpv4(coa), mtu, quotedLength: (last[2]! << 8) | last[3]! });
 }
 
+// Issue 9: outputs leave in the order HomeAgent gave them. A datagram's send is
+// asynchronous (dgram) while a tunnel send is not, so the queue waits for each
+// datagram's callback before it carries on: "revocation, then NA" is that on the wire.
+const queue: HaOutput[] = [];
+let waitingForSend = false;
+
+function pump(): void {
+  while (!waitingForSend && queue.length > 0) perform(queue.shift()!);
+}
+
 function perform(o: HaOutput): void {
   switch (o.kind) {
     case "send-signalling":
-      udp.send(o.bytes, o.toPort, formatIpv4(o.to));
+      waitingForSend = true;
+      udp.send(o.bytes, o.toPort, formatIpv4(o.to), () => {
+        waitingForSend = false;
+        pump();
+      });
       return;
     case "to-tunnel": {
       const t = o.tunnel;
@@ -117,7 +131,11 @@ function perform(o: HaOutput): void {
 }
 
 function handle(input: HaInput): void {
-  for (const o of ha.handle(Date.now(), input)) perform(o);
+  // Queued ones are copied: packets may be views of a receive batch, which is reused.
+  for (const o of ha.handle(Date.now(), input)) {
+    if (!waitingForSend && queue.length === 0) perform(o);
+    else queue.push(structuredClone(o));
+  }
   if (timer) clearTimeout(timer);
   const at = ha.nextDeadline();
   timer = at === undefined ? undefined : setTimeout(() => handle({ kind: "deadline" }), Math.max(0, at - Date.now()));

@@ -22,7 +22,7 @@ import type { NativeIoError } from "../../../src/io/native-addon.ts";
 import { SignallingSockets } from "../../../src/io/signalling-sockets.ts";
 import { DEFAULT_MIP_CODEC_OPTIONS } from "../../../src/wire/mip-extension.ts";
 import { parseIpv4 } from "../../../src/wire/ipv4-address.ts";
-import { dadNeighborSolicitation, ip6, linkLocalOf, mac, neighborAdvertisementPacket } from "../../support/frames.ts";
+import { dadNeighborSolicitation, ip6, linkLocalOf, mac, mldReport, neighborAdvertisementPacket } from "../../support/frames.ts";
 import { answer, registrationRevocation } from "../../support/home-agent-messages.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "an-daemon-unit-"));
@@ -453,6 +453,63 @@ describe("state file restore", () => {
     vi.advanceTimersByTime(WALL_CLOCK_INTERVAL_MS);
     await new Promise((r) => setTimeout(r, 1200));
     expect((JSON.parse(readFileSync(statePath, "utf8")) as { savedAtWallMs: number }).savedAtWallMs).toBe(written.savedAtWallMs);
+    await d.stop("test");
+  });
+});
+
+describe("field behaviour (issue 9)", () => {
+  async function registered(config: Record<string, unknown> = {}) {
+    const w = world(config);
+    const sent: { from: number; bytes: Uint8Array; at: number }[] = [];
+    vi.spyOn(SignallingSockets.prototype, "send").mockImplementation((from, _to, _port, bytes) => {
+      sent.push({ from, bytes: bytes.slice(), at: performance.now() });
+      return true;
+    });
+    const d = await w.start();
+    const mn = "02:11:22:33:44:01";
+    w.datapath.burst(dadNeighborSolicitation(mac(mn)));
+    const careOf = ((await w.waitLine("session-started")).event as { careOf: string }).careOf;
+    const key = { spi: 4097, secret: Uint8Array.from(Buffer.from(KEY.slice(4), "hex")) };
+    const ha = createSocket("udp4");
+    await new Promise<void>((r) => ha.bind(0, "127.0.0.1", r));
+    await new Promise<void>((r) => ha.send(answer(sent[0]!.bytes, key, DEFAULT_MIP_CODEC_OPTIONS), w.port.value, careOf, () => r()));
+    await w.waitLine("registered");
+    return { w, d, sent, mn, ha };
+  }
+  const lifetimeOf = (b: Uint8Array): number => (b[2]! << 8) | b[3]!;
+
+  it("stationLeft(mac), the entry for link-layer adapters, deregisters the station (lifetime 0) and counts it", async () => {
+    const { w, d, sent, mn, ha } = await registered();
+    d.stationLeft(mn);
+    await w.waitLine("station-left");
+    // RFC 5944 3.6.3: 1 s after the registration request.
+    for (let i = 0; i < 100 && sent.length < 2; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(sent).toHaveLength(2);
+    expect(lifetimeOf(sent[1]!.bytes)).toBe(0);
+    expect(d.telemetry().engine).toMatchObject({ stationsLeft: 1, deregistrationsSent: 1 });
+    ha.close();
+    await d.stop("test");
+  });
+
+  it("a stop right after a registration waits for the 1 s slot before the lifetime-0 request, then exits", async () => {
+    const { d, sent, ha } = await registered({ shutdown: { deregister: true } });
+    const code = await d.stop("test");
+    expect(code).toBe(EXIT.ok);
+    expect(sent.map((s) => lifetimeOf(s.bytes))).toEqual([600, 0]);
+    expect(lifetimeOf(sent[1]!.bytes)).toBe(0);
+    // The engine's clock stamped the first request before its (cold, first-call) signing; the
+    // send is recorded after it: so not exactly 1000. Without the 1 s slot this gap is a few ms.
+    expect(sent[1]!.at - sent[0]!.at).toBeGreaterThanOrEqual(900);
+    ha.close();
+  });
+
+  it("an MLD report from an unknown station before its first NS is not logged at warn level", async () => {
+    const w = world({ triggerOn: "neighbor-discovery" });
+    const d = await w.start();
+    w.datapath.burst(mldReport(mac("02:11:22:33:44:01")));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(d.telemetry().engine).toMatchObject({ framesUnknownMnMld: 1 });
+    expect(w.lines.filter((l) => (l.level as number) >= 40).map((l) => l.msg)).toEqual([]);
     await d.stop("test");
   });
 });

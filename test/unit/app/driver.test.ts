@@ -87,7 +87,7 @@ describe("EngineDriver", () => {
     expect(timers.armed?.at).toBe(3000); // backoff 2 s after the retransmission at 1 s
 
     timers.t = 3500; // late; the reply to the newest request arrives
-    driver.feed({ kind: "signalling", from: HA, fromPort: 434, bytes: answer(sent[1]!.bytes, KEY, CODEC) });
+    driver.feed({ kind: "signalling", from: HA, fromPort: 434, local: sent[1]!.from, bytes: answer(sent[1]!.bytes, KEY, CODEC) });
     expect(events.some((e) => e.type === "registered")).toBe(true);
     expect(tunnel.map((t) => t.packet)).toEqual([packetOf(ns)]);
     // Bound: the timer now waits for the refresh (80% of 600 s, counted from the
@@ -111,7 +111,8 @@ describe("EngineDriver", () => {
   it("shutdown with deregistration sends one lifetime-0 request per bound MN and leaves no timer", () => {
     const { timers, sent, driver } = setup();
     driver.feed({ kind: "frame-from-mn", frame: dadNeighborSolicitation(mac("02:11:22:33:44:01")) });
-    driver.feed({ kind: "signalling", from: HA, fromPort: 434, bytes: answer(sent[0]!.bytes, KEY, CODEC) });
+    driver.feed({ kind: "signalling", from: HA, fromPort: 434, local: sent[0]!.from, bytes: answer(sent[0]!.bytes, KEY, CODEC) });
+    timers.t += 1000; // RFC 5944 3.6.3: 1 s after the registration (issue 9: also at shutdown)
     driver.feed({ kind: "shutdown", deregister: true });
     expect(sent).toHaveLength(2);
     expect(sent[1]!.bytes[3]).toBe(0); // lifetime low byte

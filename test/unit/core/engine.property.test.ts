@@ -92,6 +92,8 @@ class World {
   readonly bound = new Set<string>();
   readonly started = new Set<string>();
   readonly released = new Set<string>();
+  /** When each MN was last revoked (issue 9: its session lingers, delivering what the HA sent). */
+  readonly revokedAt = new Map<string, number>();
   revocationClock = 1_000_000;
   lastRevocation: Uint8Array | undefined;
 
@@ -117,7 +119,10 @@ class World {
           assert(a.packet[0]! >> 4 === 6, "to-tunnel of a non-IPv6 packet");
           break;
         case "to-mn":
-          assert(this.bound.has(formatMac(a.dst)), `to-mn for unbound ${formatMac(a.dst)}`);
+          assert(
+            this.bound.has(formatMac(a.dst)) || this.h.now - (this.revokedAt.get(formatMac(a.dst)) ?? -Infinity) <= this.config.revocationLingerMs,
+            `to-mn for unbound ${formatMac(a.dst)}`,
+          );
           break;
         case "send-signalling":
           this.checkSignalling(a.bytes);
@@ -125,6 +130,7 @@ class World {
         case "event":
           if (a.event.type === "session-started") this.started.add(a.event.mac);
           if (a.event.type === "released") this.released.add(a.event.mac);
+          if (a.event.type === "revoked") this.revokedAt.set(a.event.mac, this.h.now);
           break;
         default:
           break;

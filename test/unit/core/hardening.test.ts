@@ -209,7 +209,7 @@ describe("second review", () => {
     const h2 = new Harness();
     h2.frame(dadNeighborSolicitation(mac(MN1)), 0);
     h2.answerLast({ ipv6Hoa: false });
-    const down = h2.handle({ kind: "shutdown", deregister: true }, 100);
+    const down = h2.handle({ kind: "shutdown", deregister: true }, 1000);
     expect(requestsIn(down).map((r) => parsedRequest(r.bytes).message.lifetime)).toEqual([0]);
     expect(h2.engine.sessionCount).toBe(0);
   });

@@ -14,7 +14,8 @@ import type { MnHaKey } from "../../../src/wire/mip-auth.ts";
 import { verifyMnHaAuth } from "../../../src/wire/mip-auth.ts";
 import { DEFAULT_MIP_CODEC_OPTIONS } from "../../../src/wire/mip-extension.ts";
 import { parseRegistrationRequest } from "../../../src/wire/mip-registration.ts";
-import { parseRevocationAcknowledgment } from "../../../src/wire/mip-revocation.ts";
+import { parseRegistrationRevocation, parseRevocationAcknowledgment } from "../../../src/wire/mip-revocation.ts";
+import { MipMessageType } from "../../../src/wire/mip-types.ts";
 import type { ParsedMipMessage, RegistrationRequest, RevocationAcknowledgment } from "../../../src/wire/mip-types.ts";
 import { dadNeighborSolicitation, mac } from "../../support/frames.ts";
 import { answer } from "../../support/home-agent-messages.ts";
@@ -70,6 +71,8 @@ export function makeConfig(over: Partial<EngineConfig> = {}): EngineConfig {
     idleTimeoutMs: 0,
     dadFailureWindowMs: 10_000,
     maxLearnedAddresses: 4,
+    revocationLingerMs: 2000,
+    dadFailureHoldOffMs: 60_000,
     ...over,
   };
 }
@@ -112,8 +115,25 @@ export class Harness {
     return this.handle({ kind: "frame-from-mn", frame: bytes }, t);
   }
 
-  fromHa(bytes: Uint8Array, t?: number, from = HA, fromPort = 434): Action[] {
-    return this.handle({ kind: "signalling", from, fromPort, bytes }, t);
+  /**
+   * The address a datagram from the HA arrives at (the signalling input's `local`):
+   * a revocation's foreign domain address, else the source of the newest request.
+   */
+  localFor(bytes: Uint8Array): number {
+    if (bytes[0] === MipMessageType.RegistrationRevocation) {
+      const p = parseRegistrationRevocation(bytes, CODEC);
+      if (p.ok) return p.value.message.foreignDomainAddress;
+    }
+    for (let i = this.log.length - 1; i >= 0; i--) {
+      const a = this.log[i]!;
+      if (a.kind === "send-signalling" && a.bytes[0] === 1) return a.from;
+    }
+    return COA_POOL[0]!;
+  }
+
+  fromHa(bytes: Uint8Array, t?: number, from = HA, fromPort = 434, local?: number): Action[] {
+    if (local !== undefined) return this.handle({ kind: "signalling", from, fromPort, local, bytes }, t);
+    return this.handle({ kind: "signalling", from, fromPort, local: this.localFor(bytes), bytes }, t);
   }
 
   tunnel(packet: Uint8Array, o: { outerSrc?: number; outerDst: number; greKey?: number | null }, t?: number): Action[] {

@@ -23,7 +23,7 @@ describe("station-left", () => {
     h.register(MN1, 0);
     const boundId = parsedRequest(h.lastRequest()).message.identification;
     const left = h.handle({ kind: "station-left", mac: MN1 }, 5000);
-    expect(kinds(left)).toEqual(["unbind", "send-signalling", "event:registration-sent"]);
+    expect(kinds(left)).toEqual(["event:station-left", "unbind", "send-signalling", "event:registration-sent"]);
     const rrq = expectDeregistration(requestsIn(left)[0]!.bytes);
     expect(rrq.identification).toBeGreaterThan(boundId);
     expect(h.engine.sessionState(MN1)).toBe("deregistering");
@@ -99,7 +99,7 @@ describe("station-left", () => {
     h.frame(dadNeighborSolicitation(mac(MN1)), 0);
     h.answerLast({ code: 129 });
     const left = h.handle({ kind: "station-left", mac: MN1 }, 500);
-    expect(kinds(left)).toEqual(["event:released"]);
+    expect(kinds(left)).toEqual(["event:station-left", "event:released"]);
     expect(eventsOf(left, "released")[0]?.reason).toBe("left");
   });
 
@@ -122,7 +122,7 @@ describe("idle timeout", () => {
     expect(h.advanceTo(60_000)).toEqual([]);
     expect(h.engine.nextDeadline()).toBe(110_000);
     const idle = h.advanceTo(110_000);
-    expect(kinds(idle)).toEqual(["unbind", "send-signalling", "event:registration-sent"]);
+    expect(kinds(idle)).toEqual(["event:station-left", "unbind", "send-signalling", "event:registration-sent"]);
     expectDeregistration(requestsIn(idle)[0]!.bytes);
     expect(h.engine.sessionState(MN1)).toBe("deregistering");
   });
@@ -148,7 +148,8 @@ describe("hand-over and shutdown", () => {
     const h = new Harness(makeConfig({ registration: { ...DEFAULT_REGISTRATION_TIMING, jitter: 0 } }));
     h.register(MN1, 0);
     h.frame(dadNeighborSolicitation(mac(MN2)), 100);
-    const out = h.handle({ kind: "shutdown", deregister: true }, 200);
+    // 1 s after the newest request (RFC 5944 3.6.3 holds at shutdown too: shutdown-pacing.test.ts)
+    const out = h.handle({ kind: "shutdown", deregister: true }, 1100);
     const reqs = requestsIn(out);
     expect(reqs).toHaveLength(2);
     for (const r of reqs) expect(parsedRequest(r.bytes).message.lifetime).toBe(0);

@@ -61,8 +61,9 @@ describe("refresh", () => {
     }
   });
 
-  it("an unanswered renewal retries until the binding expires, then releases it with unbind", () => {
+  it("an unanswered renewal with the idle timer off retries past the expiry, and ends once nothing was heard for a lifetime", () => {
     const h = bound(0);
+    h.frame(dadNeighborSolicitation(mac(MN1)), 300_000); // the MN was last heard at 300 s
     h.fireNext(); // renewal at 480 s
     const retryTimes: number[] = [];
     let end: ReturnType<Harness["handle"]> = [];
@@ -70,9 +71,18 @@ describe("refresh", () => {
       end = h.fireNext();
       if (requestsIn(end).length > 0) retryTimes.push(h.now);
     }
-    expect(retryTimes.slice(0, 5)).toEqual([481_000, 483_000, 487_000, 495_000, 503_000]);
-    // Every retry a new identification; the last deadline is the expiry itself.
-    expect(h.now).toBe(600_000);
+    // issue 9 item 3: doubling up to outageRetryMaxMs (3 s); after maxTries (5) at most that, never below 1 s.
+    expect(retryTimes.slice(0, 4)).toEqual([481_000, 483_000, 486_000, 489_000]);
+    for (let i = 4; i < retryTimes.length; i++) {
+      expect(retryTimes[i]! - retryTimes[i - 1]!).toBeLessThanOrEqual(3000);
+      expect(retryTimes[i]! - retryTimes[i - 1]!).toBeGreaterThanOrEqual(1000);
+    }
+    // issue 9 item 3: the expiry at 600 s is noted (binding-lapsed) and the retries go on;
+    // with idleTimeoutMs 0, a lifetime (600 s) after the MN was last heard (at 0) it ends.
+    expect(eventsOf(h.log, "binding-lapsed")).toHaveLength(1);
+    expect(retryTimes.filter((t) => t > 600_000).length).toBeGreaterThan(0);
+    expect(h.now).toBeGreaterThanOrEqual(900_000);
+    expect(h.now).toBeLessThanOrEqual(903_000);
     expect(kinds(end)).toEqual(["unbind", "event:released"]);
     expect(eventsOf(end, "released")).toEqual([{ type: "released", mac: MN1, reason: "expired" }]);
     expect(h.engine.sessionCount).toBe(0);
@@ -80,7 +90,7 @@ describe("refresh", () => {
     const ids = eventsOf(h.log, "registration-sent").map((e) => BigInt(e.identification));
     for (let i = 1; i < ids.length; i++) expect(ids[i]).toBeGreaterThan(ids[i - 1]!);
     // Frames after the release start a new session rather than entering a dead tunnel.
-    expect(ofKind(h.frame(dadNeighborSolicitation(mac(MN1)), 600_100), "to-tunnel")).toEqual([]);
+    expect(ofKind(h.frame(dadNeighborSolicitation(mac(MN1)), h.now + 100), "to-tunnel")).toEqual([]);
     expect(h.engine.sessionState(MN1)).toBe("registering");
   });
 

@@ -174,7 +174,7 @@ describe("DAD failure (draft 3.2.4)", () => {
     expect(ofKind(down, "to-mn")).toHaveLength(1);
     expect(ofKind(down, "to-mn")[0]!.packet).toBe(na);
     const actions = h.fromHa(revocation(), 1500);
-    expect(kinds(actions)).toEqual(["send-signalling", "event:revoked", "unbind", "event:released", "detach", "event:detach"]);
+    expect(kinds(actions)).toEqual(["send-signalling", "event:revoked", "unbind", "event:released", "event:dad-failure", "detach", "event:detach", "event:entry-held-off"]);
     expect(eventsOf(actions, "revoked")[0]?.dadFailure).toBe(true);
     expect(ofKind(actions, "detach")).toEqual([{ kind: "detach", mac: MN1 }]);
     expect(eventsOf(actions, "detach")).toEqual([{ type: "detach", mac: MN1, reason: "dad-failure" }]);

@@ -186,6 +186,22 @@ describe("lab home agent paired with the AN engine", () => {
     expect(w.ha.pendingRevocations).toBe(0);
   });
 
+  it("issue 9: revocation first, the defending NA after a gap (HA options); the AN still delivers the NA and detaches", () => {
+    const lla = linkLocalOf(mac(MN1));
+    const w = new World({ usedAddresses: [formatIpv6(lla)], revocation: { dadOrder: "revocation-first", dadDelayMs: 300, dadNaCopies: 2 } });
+    const an = w.addAn("an1", {});
+    w.fromMn(an, dadNeighborSolicitation(mac(MN1))); // registered, then at once revoked (proxy DAD of the held NS)
+    expect(w.haSent(MipMessageType.RegistrationRevocation)).toHaveLength(1);
+    expect(anEvents(an, "revoked")).toMatchObject([{ mac: MN1, dadFailure: false }]);
+    expect(w.haEvents("na-sent")).toEqual([]);
+    w.advance(350);
+    expect(w.haEvents("na-sent")).toHaveLength(2);
+    const nas = an.toMn.filter((d) => nd(d.packet).message.kind === "na");
+    expect(nas).toHaveLength(2);
+    expect(anEvents(an, "dad-failure")).toMatchObject([{ mac: MN1, order: "revocation-first" }]);
+    expect(anActions(an, "detach")).toEqual([{ kind: "detach", mac: MN1 }]);
+  });
+
   it("handover AN1 -> AN2: the binding moves with its addresses, the old CoA is revoked and acknowledges", () => {
     const w = new World();
     const an1 = w.addAn("an1", {});

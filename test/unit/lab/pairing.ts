@@ -155,7 +155,7 @@ export class World {
     switch (copy.kind) {
       case "send-signalling": {
         const an = this.owner(copy.to);
-        if (an) this.queue.push({ to: an, input: { kind: "signalling", from: copy.from, fromPort: MIP_UDP_PORT, bytes: copy.bytes } });
+        if (an) this.queue.push({ to: an, input: { kind: "signalling", from: copy.from, fromPort: MIP_UDP_PORT, local: copy.to, bytes: copy.bytes } });
         else this.lost.push(copy);
         return;
       }
