@@ -3,7 +3,7 @@
 // falls back to userspace with the reason (logged once by the daemon).
 import { embeddedFastpathObject } from "./image.ts";
 import type { Datapath, UserspaceDatapathOptions } from "../io/datapath.ts";
-import { UserspaceDatapath } from "../io/datapath.ts";
+import { UserspaceDatapath } from "../io/userspace-datapath.ts";
 import { KernelDatapath, resolveBpfObject } from "../io/kernel-datapath.ts";
 import { isNativeIoError } from "../io/native-addon.ts";
 import type { AnConfig } from "./config-schema.ts";

@@ -10,7 +10,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { TunnelTarget } from "../core/events.ts";
 import type { Datapath, DatapathHandlers, DatapathStats, FastPathStats, OuterHeaderOptions, UserspaceDatapathOptions } from "./datapath.ts";
-import { UserspaceDatapath } from "./datapath.ts";
+import { UserspaceDatapath } from "./userspace-datapath.ts";
 import type { InterfaceInfo, NativeFastpath } from "./native-addon.ts";
 import { FastpathMap, nativeAddon, nativeAddonPath } from "./native-addon.ts";
 import { interfaceInfo } from "./network-interface.ts";
