@@ -114,6 +114,9 @@ export class KernelDatapath implements Datapath {
   private access: InterfaceInfo;
   private uplink: InterfaceInfo;
   private timer: ReturnType<typeof setInterval> | undefined;
+  private mtuTimer: ReturnType<typeof setInterval> | undefined;
+  /** The outer-packet limit the programs hold now (written with the config). */
+  private pathMtu = 0;
   private closed = false;
   private off = false;
   private mapErrors = 0;
@@ -167,7 +170,16 @@ export class KernelDatapath implements Datapath {
   }
 
   start(h: DatapathHandlers): void {
-    this.slow.start(h);
+    this.slow.start({
+      ...h,
+      tunnelIcmpError: (r) => {
+        h.tunnelIcmpError?.(r);
+        if (r.pathMtu !== null) this.followPathMtu();
+      },
+    });
+    // A lowered path MTU ages back (tunnel-mtu.ts): looked at again every 30 s.
+    this.mtuTimer = setInterval(() => this.followPathMtu(), 30_000);
+    this.mtuTimer.unref();
     const every = this.options.activityIntervalMs;
     if (every > 0) {
       this.timer = setInterval(() => this.sampleActivity(h), every);
@@ -217,6 +229,8 @@ export class KernelDatapath implements Datapath {
     // Downlink first: by the time uplink frames go fast, replies have their way back.
     this.mapUpdate(FastpathMap.down, downKey, this.downValue(b));
     this.mapUpdate(FastpathMap.up, upKey, up);
+    // The slow path knows the binding too: its HA's ICMPv4 errors are then recognised (tunnel MTU).
+    this.slow.bind(mac, tunnel, downlinkKey);
   }
 
   unbind(mac: string): void {
@@ -224,6 +238,7 @@ export class KernelDatapath implements Datapath {
     const b = this.bindings.get(key);
     if (!b) return;
     this.bindings.delete(key);
+    this.slow.unbind(mac);
     // Uplink first: from here on the MN's frames reach the engine, which no longer forwards them.
     const ok = this.mapDelete(FastpathMap.up, b.upKey) && this.mapDelete(FastpathMap.down, b.downKey);
     // An entry that cannot be removed would keep forwarding a revoked MN: turn the
@@ -290,6 +305,8 @@ export class KernelDatapath implements Datapath {
   close(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    if (this.mtuTimer) clearInterval(this.mtuTimer);
+    this.mtuTimer = undefined;
     if (!this.closed) {
       this.closed = true;
       // Detach first: nothing is forwarded on stale maps once the daemon is going.
@@ -327,13 +344,27 @@ export class KernelDatapath implements Datapath {
     this.mapUpdate(FastpathMap.down, b.downKey, v);
   }
 
+  /** Writes the config again when the slow path's lowest path MTU moved. */
+  private followPathMtu(): void {
+    if (this.closed) return;
+    if (Math.min(this.uplink.mtu, this.options.uplinkMtu ?? Infinity, this.slow.lowestPathMtu()) === this.pathMtu) return;
+    try {
+      this.writeConfig();
+    } catch (e) {
+      this.mapFailed(e);
+    }
+  }
+
   private writeConfig(): void {
     const v = new Uint8Array(CONFIG_VALUE);
     const dv = new DataView(v.buffer);
     dv.setUint32(0, this.access.index, LE);
     dv.setUint32(4, this.uplink.index, LE);
     dv.setUint32(8, this.access.mtu, LE);
-    dv.setUint32(12, Math.min(this.uplink.mtu, this.options.uplinkMtu ?? Infinity), LE);
+    // The lowest path MTU towards a bound HA (ICMPv4 "fragmentation needed", aging back):
+    // bigger packets take the slow path, which fragments or answers Packet Too Big per HA.
+    this.pathMtu = Math.min(this.uplink.mtu, this.options.uplinkMtu ?? Infinity, this.slow.lowestPathMtu());
+    dv.setUint32(12, this.pathMtu, LE);
     dv.setUint32(16, this.outer.ttl, LE);
     dv.setUint32(20, this.outer.dontFragment ? 1 : 0, LE);
     dv.setUint32(24, this.off ? 0 : 1, LE); // enabled: the programs pass everything until this is written

@@ -313,6 +313,18 @@ export class UserspaceDatapath implements Datapath {
     this.routers.set(mn, { ip: ra.slice(8, 24), mac: src.slice(0, 6) });
   }
 
+  /**
+   * The smallest path MTU towards any bound HA now (the uplink MTU when none is
+   * lowered). A kernel fast path in front of this backend sends nothing bigger, so
+   * every packet that a lowered path cannot carry reaches the per-HA decision here.
+   */
+  lowestPathMtu(): number {
+    const now = this.now();
+    let lowest = this.mtu.uplinkMtu;
+    for (const ha of this.homeAgents.keys()) lowest = Math.min(lowest, this.mtu.pathMtu(ha, now));
+    return lowest;
+  }
+
   bind(mac: string, tunnel: TunnelTarget, _downlinkKey: number | null): void {
     const old = this.bindings.get(mac);
     if (old) this.releaseHomeAgent(old.homeAgent);
