@@ -323,6 +323,11 @@ export const configSchema = z
         backend: z.enum(["auto", "kernel", "userspace"]).default("auto"),
         /** The compiled fast path (an_fastpath.bpf.o); empty: next to the addon or the executable. */
         bpfObject: z.string().default(""),
+        /**
+         * SO_RCVBUFFORCE on the access packet socket (0: the kernel default, ~208 KiB).
+         * 4 MiB absorbs bursts the userspace datapath cannot drain at once (test/bench/datapath.bench.ts measures both).
+         */
+        accessReceiveBufferBytes: z.number().int().min(0).max(256 * 1024 * 1024).default(4 * 1024 * 1024),
       })
       .strict()
       .prefault({}),

@@ -77,6 +77,7 @@ export async function openPorts(
       accessInterface: config.access.interface,
       uplinkInterface: config.uplink.interface,
       promiscuous: config.access.promiscuous,
+      accessReceiveBufferBytes: config.datapath.accessReceiveBufferBytes,
       ttl: config.tunnel.ttl,
       dontFragment: config.tunnel.dontFragment,
       ...(config.tunnel.uplinkMtu !== undefined ? { uplinkMtu: config.tunnel.uplinkMtu } : {}),

@@ -126,6 +126,8 @@ export interface UserspaceDatapathOptions extends OuterHeaderOptions {
   readonly uplinkInterface: string;
   readonly promiscuous: boolean;
   readonly batchSize?: number;
+  /** receive buffer of the access packet socket (0 or absent: the kernel default) */
+  readonly accessReceiveBufferBytes?: number;
   /** Overrides the uplink interface's MTU (capped at it): e.g. a narrower link beyond the first hop. */
   readonly uplinkMtu?: number;
   /** Monotonic ms for the MTU table aging and the PTB rate limit (default: the system clock). */

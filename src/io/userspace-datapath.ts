@@ -100,6 +100,7 @@ export class UserspaceDatapath implements Datapath {
       promiscuous: options.promiscuous,
       batchSize: options.batchSize ?? 64,
       afterTc: options.afterTc ?? false,
+      receiveBufferBytes: options.accessReceiveBufferBytes ?? 0,
     });
     const tunnels = new Map<number, TunnelSocket>();
     let icmp: IcmpErrorSocket | null = null;

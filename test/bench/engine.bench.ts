@@ -12,6 +12,7 @@ import { DEFAULT_MIP_CODEC_OPTIONS } from "../../src/wire/mip-extension.ts";
 import { classifyFrame } from "../../src/wire/ndisc.ts";
 import { dadNeighborSolicitation, dataFrame, echoRequestPacket, ip6, mac } from "../support/frames.ts";
 import { answer } from "../support/home-agent-messages.ts";
+import { record } from "./support/record.ts";
 
 const SESSIONS = Number(process.env.BENCH_SESSIONS ?? 100_000);
 const HA = 0xc0000201;
@@ -151,6 +152,17 @@ test(`engine at ${SESSIONS} sessions`, () => {
   const refreshMs = performance.now() - t0;
   expect(requests.length).toBe(SESSIONS);
 
+  const perSecond = (n: number, ms: number): number => Math.round((n / ms) * 1000);
+  const figures = [
+    { what: "state per idle bound session (B)", value: Math.round(perSession), baseline: Math.round(baselineBytes), baselineIs: "Map<MAC text, 2-field record> entry (B)", ratio: perSession / baselineBytes },
+    { what: "attach: DAD NS -> signed RRQ (/s)", value: perSecond(SESSIONS, attachMs), baseline: null, baselineIs: null, ratio: null },
+    { what: "replies: verify + bind + release held (/s)", value: perSecond(SESSIONS, replyMs), baseline: null, baselineIs: null, ratio: null },
+    // ratio: time per frame relative to the least an AN must do (classify, find the session)
+    { what: "uplink frames (/s)", value: perSecond(N, uplinkMs), baseline: perSecond(N, uplinkBaseMs), baselineIs: "classify + Map lookup (/s)", ratio: uplinkMs / uplinkBaseMs },
+    { what: "downlink packets (/s)", value: perSecond(N, downlinkMs), baseline: perSecond(N, uplinkBaseMs), baselineIs: "classify + Map lookup (/s)", ratio: downlinkMs / uplinkBaseMs },
+    { what: "refresh deadlines: signed RRQ each (/s)", value: perSecond(SESSIONS, refreshMs), baseline: null, baselineIs: null, ratio: null },
+  ];
+  record("engine", { sessions: SESSIONS, rows: figures, timeRatiosAre: "engine time / baseline time (higher: slower)" });
   report(`sessions: ${SESSIONS}`);
   report(`state per idle bound session: ${Math.round(perSession)} B (baseline Map entry ${Math.round(baselineBytes)} B, ratio ${(perSession / baselineBytes).toFixed(1)})`);
   report(`attach (DAD NS -> signed RRQ): ${rate(SESSIONS, attachMs)}`);

@@ -24,11 +24,11 @@ writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
 const say = (line) => process.stdout.write(`${line}\n`);
 const dp = results.benchmarks.datapath;
 if (dp) {
-  say("\n| direction | frame | backend | packets/s | ratio to bridge | loss | daemon CPU |");
-  say("| --- | --- | --- | --- | --- | --- | --- |");
+  say("\n| MNs | direction | frame | backend | packets/s | ratio to bridge | loss | daemon CPU |");
+  say("| --- | --- | --- | --- | --- | --- | --- | --- |");
   for (const row of dp.rows) {
     const pct = (x) => (x === null ? "-" : `${(x * 100).toFixed(1)} %`);
-    say(`| ${row.direction} | ${row.frameBytes} B | ${row.backend} | ${Math.round(row.pps).toLocaleString("en")} | ${row.ratioToBridge === null ? "-" : row.ratioToBridge.toFixed(2)} | ${pct(row.loss)} | ${pct(row.daemonCpu)} |`);
+    say(`| ${row.mns ?? 1} | ${row.direction} | ${row.frameBytes} B | ${row.backend} | ${Math.round(row.pps).toLocaleString("en")} | ${row.ratioToBridge === null ? "-" : row.ratioToBridge.toFixed(2)} | ${pct(row.loss)} | ${pct(row.daemonCpu)} |`);
   }
 }
 const su = results.benchmarks.startup;
@@ -36,6 +36,12 @@ if (su) {
   say("\n| start-up | median ms | ratio to `node -e 0` |");
   say("| --- | --- | --- |");
   for (const row of su.rows) say(`| ${row.what} | ${row.medianMs.toFixed(0)} | ${row.ratio.toFixed(2)} |`);
+}
+const en = results.benchmarks.engine;
+if (en) {
+  say(`\n| engine (${en.sessions.toLocaleString("en")} sessions) | figure | baseline (same run) | ratio |`);
+  say("| --- | --- | --- | --- |");
+  for (const row of en.rows) say(`| ${row.what} | ${row.value} | ${row.baseline ?? "-"} | ${row.ratio === null ? "-" : row.ratio.toFixed(2)} |`);
 }
 say(`\nresults: ${out} (${results.seconds} s)`);
 process.exit(r.status ?? 1);
