@@ -215,7 +215,9 @@ function describe_(): void {
     };
     const file = join(dir, `an-${backend}-${mns}.json`);
     writeFileSync(file, JSON.stringify(config));
-    const d = spawnInNetns(nsAn, `daemon-${backend}`, [process.execPath, daemonBundle, "run", "--config", file], { AN_NATIVE_ADDON: join(dir, "an_native.node") });
+    // BENCH_CPU_PROF=DIR: a V8 CPU profile of each daemon (written when it stops), where its time goes.
+    const prof = process.env.BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`, `--cpu-prof-name=daemon-${backend}-${mns}mn-rcvbuf${opts.rcvbuf ?? DEFAULT_RCVBUF}.cpuprofile`] : [];
+    const d = spawnInNetns(nsAn, `daemon-${backend}`, [process.execPath, ...prof, daemonBundle, "run", "--config", file], { AN_NATIVE_ADDON: join(dir, "an_native.node") });
     await d.waitFor((l) => l.msg === "started", "daemon started", 30_000);
     return d;
   }

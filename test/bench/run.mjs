@@ -43,5 +43,15 @@ if (en) {
   say("| --- | --- | --- | --- |");
   for (const row of en.rows) say(`| ${row.what} | ${row.value} | ${row.baseline ?? "-"} | ${row.ratio === null ? "-" : row.ratio.toFixed(2)} |`);
 }
+if (en?.refreshSpread) say(`\nrefresh spread (all bound at once, lifetime ${en.refreshSpread.lifetimeS} s): ${en.refreshSpread.firstS}-${en.refreshSpread.lastS} s after binding, busiest second ${en.refreshSpread.busiestSecond} RRQs`);
+const es = results.benchmarks["engine-state"];
+if (es) {
+  say(`\n| idle session state (${es.sessions.toLocaleString("en")} sessions) | bytes per session |`);
+  say("| --- | --- |");
+  say(`| engine heap (snapshot diff) | ${es.heapPerSession} |`);
+  if (es.fastPathMaps) say(`| fast path maps, up + down (kernel memlock; key+value ${es.fastPathMaps.keyValueBytes} B) | ${Math.round(es.fastPathMaps.bytesPerSession)} |`);
+  say(`| total (goal ${es.goalBytes}) | ${es.totalPerSession} (${es.overGoalBytes > 0 ? `missed by ${es.overGoalBytes}` : "met"}) |`);
+  for (const k of es.breakdown.slice(0, 8)) say(`| - ${k.kind} | ${k.bytesPerSession} |`);
+}
 say(`\nresults: ${out} (${results.seconds} s)`);
 process.exit(r.status ?? 1);
