@@ -38,10 +38,19 @@ const options = { accessInterface: "acc0", uplinkInterface: "up0", promiscuous: 
 
 describe("datapath backend selection", () => {
   it("defaults to auto: kernel when it loads", () => {
-    expect(config().datapath).toEqual({ backend: "auto", bpfObject: "" });
+    expect(config().datapath).toEqual({ backend: "auto", bpfObject: "", accessReceiveBufferBytes: 4 * 1024 * 1024 });
     const o = openers(() => fake("kernel"));
     expect(openDatapath(config(), options, o)).toMatchObject({ ok: true, backend: "kernel", fallbackReason: null });
     expect(o.calls).toEqual(["kernel"]);
+  });
+
+  it("datapath.accessReceiveBufferBytes: 0 keeps the kernel default; negative or above 256 MiB refused with the field", () => {
+    expect(config({ datapath: { accessReceiveBufferBytes: 0 } }).datapath.accessReceiveBufferBytes).toBe(0);
+    for (const bad of [-1, 257 * 1024 * 1024, 1.5]) {
+      const r = validateConfig({ ...base, datapath: { accessReceiveBufferBytes: bad } });
+      expect(r.ok).toBe(false);
+      expect(!r.ok && JSON.stringify(r.problems)).toContain("accessReceiveBufferBytes");
+    }
   });
 
   it("auto: a kernel failure falls back to userspace with the reason (capability hint on EPERM)", () => {
