@@ -24,6 +24,7 @@ const RESTART_ONLY: readonly { readonly path: string; readonly get: (c: AnConfig
   { path: "fleet", get: (c) => JSON.stringify(c.fleet ?? null) },
   { path: "datapath.backend", get: (c) => c.datapath.backend },
   { path: "datapath.bpfObject", get: (c) => c.datapath.bpfObject },
+  { path: "datapath.accessReceiveBufferBytes", get: (c) => c.datapath.accessReceiveBufferBytes },
 ];
 
 export class ConfigKeeper {
