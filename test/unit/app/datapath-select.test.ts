@@ -85,7 +85,7 @@ describe("datapath backend selection", () => {
   });
 
   it("reads the fast path's activity at a quarter of the idle timeout (0.25-5 s), not at all without one", () => {
-    expect(activityIntervalMs(config())).toBe(0);
+    expect(activityIntervalMs(config({ idleTimeoutS: 0 }))).toBe(0); // 0: no idle timeout (the default is 1800 since issue 9)
     expect(activityIntervalMs(config({ idleTimeoutS: 2 }))).toBe(500);
     expect(activityIntervalMs(config({ idleTimeoutS: 600 }))).toBe(5000);
     expect(activityIntervalMs(config({ idleTimeoutS: 1 }))).toBe(250);
