@@ -32,7 +32,7 @@ export class LabBroker {
     if (this.proc) return;
     writeFileSync(
       this.configFile,
-      ["user root", "persistence false", "log_dest stderr", "log_type error", "log_type warning", "log_type information", `listener ${this.port} ${LAB.broker}`, "allow_anonymous true", ""].join("\n"),
+      ["user root", "set_tcp_nodelay true", "persistence false", "log_dest stderr", "log_type error", "log_type warning", "log_type information", `listener ${this.port} ${LAB.broker}`, "allow_anonymous true", ""].join("\n"),
     );
     const from = this.log.length;
     const p = this.lab.spawn(this.ns, "mosquitto", ["-c", this.configFile]);
