@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the system packages a purpose needs, from Debian, only those missing.
-#   bash build/install-deps.sh demo   # the lab demo: iproute2, util-linux
+#   bash build/install-deps.sh demo   # the lab demo: iproute2, util-linux, mosquitto (the fleet broker)
 #   bash build/install-deps.sh bench  # the tests' packages + trafgen for npm run bench
 #   bash build/install-deps.sh test   # the test suite: + tshark/dumpcap, tcpdump, mosquitto,
 #                                     #   hostapd, wpa_supplicant, clang/libbpf/bpftool,
@@ -15,13 +15,13 @@ purpose="${1:-test}"
 demo=(
   "ip:iproute2"
   "setpriv:util-linux"
+  "mosquitto:mosquitto"
 )
 test=(
   "${demo[@]}"
   "tshark:tshark"
   "dumpcap:tshark"
   "tcpdump:tcpdump"
-  "mosquitto:mosquitto"
   "mosquitto_pub:mosquitto-clients"
   "openssl:openssl"
   "hostapd:hostapd"

@@ -20,7 +20,7 @@ export interface ActionRouterParts {
   readonly onEvent: (event: AnEvent) => void;
   readonly onContextChanged: (mac: string) => void;
   /** A station without a session sent a non-trigger frame (the handover fetch looks for its context). */
-  readonly onUnknownStation?: (mac: string) => void;
+  readonly onUnknownStation?: (mac: string, frame: Uint8Array, trigger: boolean) => void;
   /** After each flush (a burst of inputs handled). */
   readonly onFlush?: () => void;
 }
@@ -56,7 +56,7 @@ export class ActionRouter implements ActionSink {
         p.onContextChanged(a.mac);
         return;
       case "unknown-station":
-        p.onUnknownStation?.(a.mac);
+        p.onUnknownStation?.(a.mac, a.frame, a.trigger);
         return;
       case "event":
         p.onEvent(a.event);

@@ -411,6 +411,7 @@ export function toEngineConfig(c: AnConfig, accessMac: Uint8Array, readFile: Sec
         ? { mode: "pool", addresses: c.careOf.addresses.map((a) => parseIpv4(a)!) }
         : { mode: "shared", address: parseIpv4(c.careOf.address)!, firstKey: c.careOf.greKeys.first, keyCount: c.careOf.greKeys.count },
     triggerOn: c.triggerOn,
+    contextFirst: c.fleet !== undefined && Object.keys(c.fleet.fleetKeys).length > 0,
     registration: c.registration,
     revocationSupport: c.revocationSupport,
     maxSessions: c.limits.maxSessions,

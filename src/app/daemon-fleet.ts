@@ -77,13 +77,21 @@ export class DaemonFleet {
               // The old AN lets go (no deregistration: our registration replaces its binding).
               void f.requestRelease(signer, context.mac);
             },
+            noContext: (mac) => {
+              if (host.stopping() || host.hasSession(mac)) return;
+              // No record (or the broker is down): a fresh registration, so the MN keeps its address all the same.
+              host.log.info({ mac, broker: f.connected ? "connected" : "unreachable" }, "no context record: registering from scratch");
+              host.feed({ kind: "register-station", mac });
+            },
+            // The frame that asked goes to the engine again, now that it has a session (held until bound).
+            replay: (frame) => host.feed({ kind: "frame-from-mn", frame }),
             nowMs: () => host.monotonicMs(),
           });
     return new DaemonFleet(f, handover, host);
   }
 
-  unknownStation(mac: string): void {
-    this.handover?.unknownStation(mac);
+  unknownStation(mac: string, frame?: Uint8Array, trigger = false): void {
+    this.handover?.unknownStation(mac, frame, trigger);
   }
 
   contextChanged(mac: string): void {

@@ -110,7 +110,7 @@ export class Daemon implements SignalTarget {
         this.state.markDirty();
         this.fleet?.contextChanged(mac);
       },
-      onUnknownStation: (mac) => this.fleet?.unknownStation(mac),
+      onUnknownStation: (mac, frame, trigger) => this.fleet?.unknownStation(mac, frame, trigger),
       onFlush: () => {
         this.sampler.afterBurst();
         this.state.scheduleSave();

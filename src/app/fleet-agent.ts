@@ -90,12 +90,16 @@ export function readCredential(spec: string): Buffer {
 
 const pem = (spec: string): Buffer => readFileSync(spec.slice(5));
 
+/** After the SUBACK of a record fetch: how long a retained record may still take to arrive. */
+const NO_RECORD_GRACE_MS = 100;
+
 export class FleetAgent {
   readonly topics: FleetTopics;
   private readonly link: MqttLink;
   private readonly since = new Date().toISOString();
   private telemetryTimer: ReturnType<typeof setInterval> | undefined;
   private telemetryIntervalS = -1;
+  private statusTimer: ReturnType<typeof setTimeout> | undefined;
   private configChain: Promise<void> = Promise.resolve();
   private readonly bucket: TokenBucket;
   private readonly signingKey: KeyObject | undefined;
@@ -290,6 +294,7 @@ export class FleetAgent {
   /** An engine or agent event, rate-limited (token bucket); beyond the rate dropped and counted. */
   event(e: AnEvent | { readonly type: string; readonly [k: string]: unknown }): void {
     if (this.stopped) return;
+    if (e.type === "session-started" || e.type === "released") this.statusSoon();
     if (e.type === "registration-sent") return; // per retransmission: telemetry counts them
     if (!this.bucket.take(this.host.wallMs())) {
       this.counters.eventsDropped++;
@@ -298,6 +303,19 @@ export class FleetAgent {
     const payload = JSON.stringify({ nodeId: this.host.config().nodeId, at: new Date(this.host.wallMs()).toISOString(), ...e });
     if (this.link.publish({ topic: this.topics.events, payload, qos: 1, retain: false })) this.counters.eventsPublished++;
     else this.counters.eventsDropped++;
+  }
+
+  /**
+   * The retained status carries the session count: republished after sessions come
+   * or go, at most once a second (a burst of attaches is one status message).
+   */
+  private statusSoon(): void {
+    if (this.statusTimer) return;
+    this.statusTimer = setTimeout(() => {
+      this.statusTimer = undefined;
+      if (!this.stopped) this.link.publish(this.birth(), false); // offline: the birth at reconnect is fresher
+    }, 1000);
+    this.statusTimer.unref();
   }
 
   // ---- context records ----------------------------------------------------------------------
@@ -340,7 +358,12 @@ export class FleetAgent {
         resolve(p);
       };
       this.fetches.set(topic, done);
-      this.link.subscribe(topic);
+      // The broker sends a retained message right behind the SUBACK on this connection:
+      // a short grace after the ack, and no message means no record (not the whole timeout).
+      const noRecord = (): void => {
+        if (this.fetches.get(topic) === done) done(undefined);
+      };
+      this.link.subscribe(topic, () => setTimeout(noRecord, NO_RECORD_GRACE_MS).unref());
     });
     if (!payload || payload.length === 0) return undefined;
     const v = verifyContextRecord(payload, { keys: this.fleetKeys, nowWallMs: this.host.wallMs(), mac, lastSeq: (s, m) => this.window.last(s, m) });
@@ -418,6 +441,7 @@ export class FleetAgent {
     if (this.stopped) return;
     this.stopped = true;
     if (this.telemetryTimer) clearInterval(this.telemetryTimer);
+    if (this.statusTimer) clearTimeout(this.statusTimer);
     for (const f of [...this.fetches.values()]) f(undefined);
     for (const r of [...this.pendingRpc.values()]) r(undefined);
     const c = this.host.config();

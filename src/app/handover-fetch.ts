@@ -2,8 +2,9 @@
 // not a trigger (a moved MN sends no new RS or DAD NS), so the engine reports it
 // ("unknown-station") and this asks the fleet for the station's context record. A
 // verified record is imported and the engine registers at once; no record (or a
-// refused one, or no broker) leaves the station to a fresh registration on its next
-// trigger. Bounded so a flood of random MACs cannot become a storm of fetches: a
+// refused one, or no broker, or no answer in time) is told to `noContext`, which
+// registers the station from scratch (the draft's MAY for the first IPv6 frame:
+// a moved Linux MN sends no new NS/RS, so waiting for a trigger would strand it). Bounded so a flood of random MACs cannot become a storm of fetches: a
 // token bucket, a cap on fetches in flight, and a per-MAC pause after each attempt.
 // Nothing waits for it: frames meanwhile go the engine's usual way.
 import type { FetchedContext } from "./fleet-agent.ts";
@@ -13,6 +14,10 @@ export interface HandoverFetchOptions {
   readonly fetch: (mac: string) => Promise<FetchedContext | undefined>;
   /** A verified record: import it (and ask its writer to let the MN go). */
   readonly importContext: (fetched: FetchedContext) => void;
+  /** No verified record came (not found, refused, broker down, timed out). */
+  readonly noContext?: (mac: string) => void;
+  /** The station's first frame, fed again once the record was imported or the registration started. */
+  readonly replay?: (frame: Uint8Array) => void;
   readonly nowMs: () => number;
   readonly perSecond?: number;
   readonly maxInFlight?: number;
@@ -33,6 +38,8 @@ export interface HandoverFetchStats {
 export class HandoverFetch {
   private readonly bucket: TokenBucket;
   private readonly recent = new Map<string, number>();
+  /** MACs with a fetch in flight. */
+  private readonly pending = new Set<string>();
   private readonly counters: HandoverFetchStats = { asked: 0, imported: 0, notFound: 0, rateLimited: 0, inFlight: 0 };
   private readonly maxInFlight: number;
   private readonly pauseMs: number;
@@ -50,11 +57,26 @@ export class HandoverFetch {
     return { ...this.counters };
   }
 
-  /** The engine heard a non-trigger frame from `mac`, which has no session. */
-  unknownStation(mac: string): void {
+  /**
+   * The engine heard a frame from `mac`, which has no session (`trigger`: an NS/RS,
+   * which without the fleet would have started one). The frame is copied: the caller's
+   * buffer is reused.
+   */
+  unknownStation(mac: string, frame?: Uint8Array, trigger = false): void {
     const now = this.o.nowMs();
     const last = this.recent.get(mac);
-    if (last !== undefined && now - last < this.pauseMs) return;
+    if (last !== undefined && now - last < this.pauseMs) {
+      // A trigger during the pause after a failed attempt: a fresh registration, as without the fleet
+      // (later, not inside the engine's action that told us).
+      if (trigger && !this.pending.has(mac)) {
+        const kept = frame ? Uint8Array.from(frame) : undefined;
+        void Promise.resolve().then(() => {
+          this.o.noContext?.(mac);
+          if (kept) this.o.replay?.(kept);
+        });
+      }
+      return;
+    }
     if (this.counters.inFlight >= this.maxInFlight || !this.bucket.take(now)) {
       this.counters.rateLimited++;
       return;
@@ -64,19 +86,24 @@ export class HandoverFetch {
     while (this.recent.size > this.maxRemembered) this.recent.delete(this.recent.keys().next().value as string);
     this.counters.asked++;
     this.counters.inFlight++;
+    const kept = frame ? Uint8Array.from(frame) : undefined;
+    this.pending.add(mac);
     this.o.fetch(mac).then(
-      (ctx) => this.done(ctx),
-      () => this.done(undefined),
+      (ctx) => this.done(mac, ctx, kept),
+      () => this.done(mac, undefined, kept),
     );
   }
 
-  private done(ctx: FetchedContext | undefined): void {
+  private done(mac: string, ctx: FetchedContext | undefined, frame: Uint8Array | undefined): void {
     this.counters.inFlight--;
+    this.pending.delete(mac);
     if (!ctx) {
       this.counters.notFound++;
-      return;
+      this.o.noContext?.(mac);
+    } else {
+      this.counters.imported++;
+      this.o.importContext(ctx);
     }
-    this.counters.imported++;
-    this.o.importContext(ctx);
+    if (frame) this.o.replay?.(frame);
   }
 }

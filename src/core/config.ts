@@ -95,6 +95,14 @@ export interface EngineConfig {
    * and no link-layer event announces them: Linux sends only MLD after a move).
    */
   readonly triggerOn: "neighbor-discovery" | "any-ipv6";
+  /**
+   * The fleet may hold a context for any new station (issue 10): a trigger from an
+   * unknown station is handed to the app ("unknown-station" with the frame) instead of
+   * starting a session; the app imports the record or registers from scratch
+   * ("register-station"), then feeds the frame again. A moved MN's first frame is
+   * often its NS for the router (Linux flushes its neighbours on carrier loss).
+   */
+  readonly contextFirst?: boolean;
   readonly registration: RegistrationTiming;
   /** Attach the Revocation Support extension (RFC 3543) to registrations. */
   readonly revocationSupport: boolean;

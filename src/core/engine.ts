@@ -64,6 +64,8 @@ export type EngineInput =
   | { readonly kind: "import-context"; readonly context: SessionContext; readonly resume: boolean }
   /** The MN now belongs to another AN: let go without deregistering (the HA revokes us). */
   | { readonly kind: "hand-over"; readonly mac: string }
+  /** The app found no context for an unknown station (its "unknown-station"): register it from scratch (draft 3.2.2 MAY). */
+  | { readonly kind: "register-station"; readonly mac: string }
   | { readonly kind: "shutdown"; readonly deregister: boolean }
   /** The wall clock (ms since 1970) at `now`: identifications are wall-clock timestamps. */
   | { readonly kind: "wall-clock"; readonly wallMs: number }
@@ -129,6 +131,11 @@ export class Engine {
       case "hand-over": {
         const s = this.p.table.get(input.mac);
         if (s) this.lifecycle.step(now, s, "handed-over");
+        return;
+      }
+      case "register-station": {
+        const macBytes = parseMac(input.mac);
+        if (macBytes && !this.p.table.has(formatMac(macBytes))) this.startSession(now, formatMac(macBytes), macBytes, "ipv6-frame", undefined);
         return;
       }
       case "shutdown":
@@ -274,12 +281,13 @@ export class Engine {
     // starts one: a Linux MN that moved its link sends only MLD reports, no new DAD
     // or RS, so without link-layer events that is how a new AN learns of it.
     const isNd = seen.kind === "neighbor-solicitation" || seen.kind === "router-solicitation";
-    if (!isNd && this.p.config.triggerOn !== "any-ipv6") {
+    const trigger = isNd || this.p.config.triggerOn === "any-ipv6";
+    if (!trigger || this.p.config.contextFirst === true) {
       // issue 9 item 5: an MLD report before the first NS is normal, counted apart.
-      if (isMldReport(frame, ipOffset)) this.counters.framesUnknownMnMld++;
-      else this.counters.framesUnknownMnNonTrigger++;
-      // The fleet may hold its context (a handover in): daemon-fleet.ts fetches it.
-      this.p.outbox.push({ kind: "unknown-station", mac });
+      if (!trigger && isMldReport(frame, ipOffset)) this.counters.framesUnknownMnMld++;
+      else if (!trigger) this.counters.framesUnknownMnNonTrigger++;
+      // The fleet may hold its context (a handover in): daemon-fleet.ts fetches it (the frame is valid only during this call).
+      this.p.outbox.push({ kind: "unknown-station", mac, frame, trigger });
       return;
     }
     const created = this.startSession(now, mac, macBytes, isNd ? seen.kind : "ipv6-frame", undefined);

@@ -72,5 +72,5 @@ export type Action =
   /** A context record changed (new binding, learned link-layer address): persist / publish it for handover and restart. */
   | { readonly kind: "context-changed"; readonly mac: string }
   /** A non-trigger frame from a station with no session (e.g. an MN that moved here): the app may fetch its context (handover). */
-  | { readonly kind: "unknown-station"; readonly mac: string }
+  | { readonly kind: "unknown-station"; readonly mac: string; readonly frame: Uint8Array; readonly trigger: boolean }
   | { readonly kind: "event"; readonly event: AnEvent };

@@ -179,10 +179,10 @@ export class MqttLink {
     return true;
   }
 
-  /** Subscribes now (and on every later connect). */
-  subscribe(topic: string): void {
+  /** Subscribes now (and on every later connect); `onAck` once the broker acknowledged this subscription. */
+  subscribe(topic: string, onAck?: () => void): void {
     if (!(this.options.subscriptions as string[]).includes(topic)) (this.options.subscriptions as string[]).push(topic);
-    if (this.client.connected) this.client.subscribe(topic, { qos: 1 });
+    if (this.client.connected) this.client.subscribe(topic, { qos: 1 }, () => onAck?.());
   }
 
   unsubscribe(topic: string): void {

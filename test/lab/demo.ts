@@ -11,7 +11,7 @@
 //   AN pcap   the daemon's --pcap record (stamped when it read or wrote the frame or datagram)
 //   HA        the HA peer's JSON event line ("t", ms)
 //   MN kernel `ip -ts monitor link address route` in the MN's namespace (the kernel's change notifications)
-//   ping      arrival times of the UDP ping stream's replies in the MN (a probe every 20 ms)
+//   ping      arrival times of the UDP ping stream's replies in the MN (a probe every 10 ms)
 //   demo      the demo's clock around the one `ip -batch` that moves the MN's link
 //
 //   npm run demo [-- --pcap-dir DIR] [--json FILE] [--daemon PATH] [--hostapd]
@@ -33,12 +33,12 @@ import { readPcap } from "../support/pcap-reader.ts";
 import { prepareHostapd, startHostapd, startSupplicant, wpaCli } from "./hostapd.ts";
 import type { EapUser, HostapdSite } from "./hostapd.ts";
 import { daemonCommand, defaultDaemon, LAB, Topology } from "./topology.ts";
-import type { AnIndex, AnProcess, HaProcess, MnKernelEvent, MnMonitor, MnNode, PingSummary } from "./topology.ts";
+import type { AnIndex, AnProcess, HaProcess, LabBroker, MnKernelEvent, MnMonitor, MnNode, PingSummary } from "./topology.ts";
 
 const USAGE = "usage: npm run demo [-- --pcap-dir DIR] [--json FILE] [--daemon PATH] [--hostapd]";
 /** The MN's 802.1X credentials with --hostapd. */
 const MN_USER: EapUser = { identity: `alice@${LAB.realm}`, password: "alice-lab-secret" };
-const PING_INTERVAL_MS = 20;
+const PING_INTERVAL_MS = 10;
 
 type Log = Readonly<Record<string, unknown>>;
 
@@ -135,6 +135,8 @@ interface Figures {
   attach: Record<string, unknown>;
   pings: Record<string, PingSummary>;
   handover: Record<string, unknown>;
+  /** Which fleet broker carried the handover's context. */
+  broker?: Record<string, unknown>;
   ok: boolean;
   failedStep?: string;
   error?: string;
@@ -147,6 +149,8 @@ class Demo {
   private ha!: HaProcess;
   private readonly an: Partial<Record<AnIndex, AnProcess>> = {};
   private monitor!: MnMonitor;
+  private broker: LabBroker | undefined;
+  private brokerProblem: string | undefined;
   private readonly pcaps: Record<AnIndex, string>;
   private step = "setup";
   readonly figures: Figures;
@@ -194,6 +198,14 @@ class Demo {
     const t = this.t;
     const mn = this.mn;
     this.begin("lab setup");
+    // The fleet broker (issue 10): the handover's context goes over it. Without mosquitto
+    // the demo still runs, with the ANs on "any-ipv6" (a fresh registration at AN2), and says so.
+    try {
+      this.broker = await t.startBroker();
+    } catch (e) {
+      this.brokerProblem = (e as Error).message.split("\n")[0] ?? "mosquitto did not start";
+      t.broker = undefined;
+    }
     this.ha = await t.startHomeAgent();
     const sites: Partial<Record<AnIndex, HostapdSite>> = {};
     if (this.hostapd) {
@@ -209,11 +221,15 @@ class Demo {
       this.an[i] = t.startAn(i, config, { daemon: this.daemon.path, pcap: this.pcaps[i] });
     }
     for (const i of [1, 2] as const) await this.an[i]!.waitForLog((l) => l.msg === "started", `AN${i} started`, 15_000);
+    if (this.broker) for (const i of [1, 2] as const) await this.an[i]!.waitForLog((l) => l.msg === "fleet broker connected", `AN${i} connected to the fleet broker`, 15_000);
     if (this.hostapd) for (const i of [1, 2] as const) await this.an[i]!.waitForLog((l) => l.msg === "hostapd attached", `AN${i} attached to hostapd`, 10_000);
     await t.startEcho(t.cnNs);
     await t.startEcho(mn.ns);
     this.monitor = await t.monitorMn(mn);
     this.ok(`lab up: MN ${mn.mac}, AN1 and AN2 (${this.daemon.kind}), HA ${LAB.ha} with home prefix ${LAB.homePrefix}, CN ${LAB.cn}`);
+    const brokerNote = this.broker ? this.broker.describe(this.broker.version) : `none (${this.brokerProblem ?? "not started"}): the ANs use triggerOn "any-ipv6" and the handover is a fresh registration`;
+    this.figures.broker = this.broker ? { kind: "mosquitto", version: this.broker.version, url: this.broker.url } : { kind: "none", problem: this.brokerProblem ?? null };
+    this.ok(`fleet broker: ${brokerNote}`);
     if (this.hostapd) this.ok(`802.1X: hostapd (driver=wired, EAP-MD5) at both ANs, wpa_supplicant in the MN as ${MN_USER.identity}; only authorised stations are served`);
 
     await this.attach();
@@ -299,6 +315,9 @@ class Demo {
       const success = this.authMarks(an1, before).find((m) => m.what.startsWith("EAP success"));
       out(`           802.1X: the session starts when hostapd authorises the MN (${this.nai}); EAP success -> RRQ sent ${dur(success ? rrq!.t - success.t : undefined)}.`);
       out(`           Frames before that (Linux's MLD, DAD NS, RS) are not served: the MN's RS retry gets the RA.`);
+    } else if (this.broker) {
+      out(`           The ANs use the default trigger with the fleet broker: an unknown station's first frame asks the broker`);
+      out(`           for its context record; none at first attach, so it registers from scratch.`);
     } else {
       out(`           The lab's ANs start on any IPv6 frame (triggerOn "any-ipv6"): Linux's first frame is an MLD report, so the`);
       out(`           session is bound before the MN's first NS/RS (first NS/RS -> RRQ ${dur(f.firstNdRsToRrqMs)}); its NS then goes straight to the HA.`);
@@ -382,7 +401,15 @@ class Demo {
       const carrier = this.monitor.events.find((e) => e.kind === "link" && e.t >= before - 5 && /LOWER_UP/.test(e.text));
       this.check(accepted.binding === "moved" && accepted.coa === t.an(2).coas[0], `HA: ${JSON.stringify(accepted)}`);
       this.check(revocation?.reason === "handover" && revocation.coa === t.an(1).coas[0], `HA revocation: ${JSON.stringify(revocation)}`);
-      this.check(revoked !== undefined && eventOf(released).reason === "revoked", "AN1 did not log the revocation and the release");
+      // AN1 lets go on AN2's release request (context handover) or on the HA's revocation, whichever comes first; it acknowledges the revocation either way.
+      const releaseReason = String(eventOf(released).reason);
+      this.check(releaseReason === "revoked" || (this.broker !== undefined && releaseReason === "handed-over"), `AN1 released the session for ${releaseReason}`);
+      this.check(this.broker !== undefined || revoked !== undefined, "AN1 did not log the revocation");
+      const imported = an2.logs.find((l) => l.msg === "context record imported: registering at once" && l.mac === mn.mac && logTime(l) >= before);
+      const fetchMiss = an2.logs.find((l) => l.msg === "no context record: registering from scratch" && l.mac === mn.mac && logTime(l) >= before);
+      const releaseAsked = an1.logs.find((l) => l.msg === "release requested by another AN" && l.mac === mn.mac && logTime(l) >= before);
+      // (With --hostapd the authorisation at AN2 starts the session: a fresh registration, no fetch.)
+      if (this.broker && !this.hostapd) this.check(imported !== undefined && imported.from === "an1", `AN2 did not import AN1's context record${fetchMiss ? " (it found none and registered from scratch)" : ""}`);
 
       // The MN kept its address: never deleted nor re-probed, still usable.
       const lost = this.monitor.events.filter((e) => e.t >= before && kernelAddress(e, mn.homeAddress) && (e.deleted || /tentative|dadfailed/.test(e.text)));
@@ -398,8 +425,11 @@ class Demo {
         ...(reauth !== undefined ? [{ what: "MN's supplicant asked to re-authenticate at AN2 (wpa_cli returned)", t: reauth, source: "demo" }] : []),
         { what: `HA accepted, binding moved to ${accepted.coa}`, t: accepted.t, source: "HA" },
         { what: `HA revokes AN1's binding (${revocation!.coa}, RFC 3543)`, t: revocation!.t, source: "HA" },
-        { what: "AN1 verified the revocation, acknowledged", t: logTime(revoked!), source: "AN log" },
-        { what: "AN1 released the session (reason: revoked)", t: logTime(released), source: "AN log" },
+        ...(revoked ? [{ what: "AN1 verified the revocation, acknowledged", t: logTime(revoked), source: "AN log" }] : []),
+        ...(imported ? [{ what: `AN2 fetched the MN's context record over the broker (signer ${String(imported.from)}), imported it: registering at once`, t: logTime(imported), source: "AN log" }] : []),
+        ...(fetchMiss ? [{ what: "AN2 found no context record: registering from scratch", t: logTime(fetchMiss), source: "AN log" }] : []),
+        ...(releaseAsked ? [{ what: `AN1 asked by AN2 to let go (MQTT request/response): released ${String(releaseAsked.released)}`, t: logTime(releaseAsked), source: "AN log" }] : []),
+        { what: `AN1 released the session (reason: ${releaseReason})`, t: logTime(released), source: "AN log" },
         { what: "HA got AN1's acknowledgement", t: ack.t, source: "HA" },
         { what: "session bound at AN2 (registered)", t: resumedAfter, source: "AN log" },
         { what: "first ping reply after the interruption", t: gap.to, source: "ping" },
@@ -414,6 +444,7 @@ class Demo {
 
       const f = {
         trigger: started ? eventOf(started).trigger : null,
+        context: imported ? { over: "broker", signer: imported.from } : null,
         newCareOf: accepted.coa,
         interruptionMs: round(gap.ms),
         interruption: { lastReplyBefore: gap.from, firstReplyAfter: gap.to },
@@ -436,7 +467,7 @@ class Demo {
       out(`           carrier up -> bound at AN2 ${dur(f.carrierUpToBoundMs)}; RRQ -> reply ${dur(f.rrqToReplyMs)}; revocation -> acknowledgement ${dur(f.revocationToAckMs)};`);
       out(`           the MN kept ${mn.homeAddress}: no DAD probe, no RS at AN2 (its NS there: ${f.ndFromMnAtAn2.join(", ") || "none"})`);
       out();
-      this.ok(`handed over to AN2: ${mn.homeAddress} kept, interruption ${dur(f.interruptionMs)}, ${f.packetsLost} of ${f.probesSent} probes lost; AN1 revoked and acknowledged`);
+      this.ok(`handed over to AN2${imported ? " with AN1's context record over the broker" : " by a fresh registration"}: ${mn.homeAddress} kept, interruption ${dur(f.interruptionMs)}, ${f.packetsLost} of ${f.probesSent} probes lost; AN1 released (${releaseReason}) and acknowledged the revocation`);
     } finally {
       if (!summary) await stream.stop().catch(() => undefined);
     }

@@ -25,6 +25,11 @@ export const LAB = {
   cn: "2001:db8:99::7",
   tun: "ha0",
   echoPort: 7007,
+  /** The fleet's mosquitto (broker.ts): an address on the core bridge, reached over the ANs' uplinks. */
+  broker: "10.64.0.5",
+  brokerPort: 1883,
+  /** Each AN's Ed25519 context key (its 32-byte seed, hex), by AN index - 1. Lab keys, not secrets. */
+  contextSeeds: ["a1".repeat(32), "a2".repeat(32)],
 } as const;
 
 export type AnIndex = 1 | 2;

@@ -35,8 +35,10 @@
 import { chmodSync, existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { validateConfig } from "../../src/app/config-schema.ts";
+import { privateKeyFromSeed, rawPublicKey } from "../../src/app/context-record.ts";
 import { formatIpv6, parseIpv6 } from "../../src/wire/ipv6-address.ts";
 import { Lab, waitFor } from "../support/netns.ts";
+import { LabBroker } from "./broker.ts";
 import { bundleEntry, nativeEnv } from "./bundle.ts";
 import { buildDaemonInto, DAEMON_PATH, daemonCommand } from "./daemon-build.ts";
 import type { HaConfigFile } from "./home-agent/config.ts";
@@ -48,6 +50,7 @@ import type { Capture, PingStream } from "./traffic.ts";
 
 export { DAEMON_BINARY_PATH, DAEMON_PATH, daemonAvailable, daemonCommand, daemonOverride, defaultDaemon } from "./daemon-build.ts";
 export { LAB } from "./lab-plan.ts";
+export { LabBroker } from "./broker.ts";
 export type { AddressInfo, AnConfigFile, AnIndex, AnSite, HaLine, MnNode, MnSpec, PingSummary } from "./lab-plan.ts";
 export { AnProcess, HaProcess, LineReader, MnMonitor } from "./processes.ts";
 export type { MnKernelEvent } from "./processes.ts";
@@ -103,6 +106,8 @@ export class Topology {
   private readonly bundles = new Map<string, Promise<string>>();
   private readonly processes: { stop(): Promise<void> }[] = [];
   private readonly traffic: TrafficTools;
+  /** The fleet's broker once startBroker() ran: anConfig then gives each AN a fleet section. */
+  broker: LabBroker | undefined;
 
   private constructor(o: TopologyOptions) {
     this.lab = new Lab(o.label ?? "lab");
@@ -123,6 +128,8 @@ export class Topology {
       this.ans = [an(1), an(2)];
 
       lab.bridge(this.core, "br0");
+      // The fleet broker's address (broker.ts): the core bridge itself, on the ANs' uplink subnet.
+      lab.ip(this.core, "addr", "add", `${LAB.broker}/${LAB.core.prefixLength}`, "dev", "br0");
       const corePort = (ns: string, ifname: string, port: string): void => {
         lab.veth(ns, ifname, this.core, port);
         lab.ip(this.core, "link", "set", port, "master", "br0", "up");
@@ -306,6 +313,38 @@ export class Topology {
     return ha;
   }
 
+  // ---- the fleet broker ------------------------------------------------------------
+
+  /**
+   * Starts mosquitto in the core namespace (broker.ts). From then on anConfig gives
+   * each AN a fleet section (its own context key, both ANs' public keys) and the
+   * default trigger: the context record, not any-ipv6, is how AN2 learns of a moved MN.
+   */
+  async startBroker(): Promise<LabBroker> {
+    if (!this.broker) {
+      const b = new LabBroker(this.lab, this.core, join(this.dir, "mosquitto.conf"));
+      this.broker = b;
+      this.processes.push({ stop: () => b.stop() });
+    }
+    await this.broker.start();
+    return this.broker;
+  }
+
+  /** AN `index`'s fleet section for this lab's broker. */
+  fleetConfig(index: AnIndex): NonNullable<AnConfigFile["fleet"]> {
+    const broker = this.broker ?? fail("fleetConfig: no broker (startBroker first)");
+    const fleetKeys: Record<string, string> = {};
+    LAB.contextSeeds.forEach((seed, i) => (fleetKeys[`an${i + 1}`] = rawPublicKey(privateKeyFromSeed(Buffer.from(seed, "hex"))).toString("hex")));
+    return {
+      url: broker.url,
+      keepaliveS: 5,
+      reconnect: { initialMs: 200, maxMs: 2000 },
+      allowSecretsWithoutTls: true, // a lab: no TLS between the namespaces
+      contextKey: `hex:${LAB.contextSeeds[index - 1]!}`,
+      fleetKeys,
+    };
+  }
+
   // ---- the ANs ------------------------------------------------------------------
 
   /** A valid AN daemon config (src/app/config-schema.ts) for AN `index` in this lab, with overrides. */
@@ -319,8 +358,9 @@ export class Topology {
       realms: [{ realm: LAB.realm, homeAgent: LAB.ha, spi: LAB.spi, key: `hex:${LAB.keyHex}` }],
       identity: { derivedRealm: LAB.realm },
       // The lab has no link-layer events (no hostapd): a Linux MN that moved its link
-      // sends only MLD reports, so the new AN must start on any IPv6 frame.
-      triggerOn: "any-ipv6",
+      // sends only MLD reports. With the fleet broker the new AN fetches the MN's context
+      // on that report (default trigger); without it, it must start on any IPv6 frame.
+      ...(this.broker ? { fleet: this.fleetConfig(index) } : { triggerOn: "any-ipv6" as const }),
       log: { level: "debug" },
       // The AN runs as root in the lab: the script reaches into the sw namespace.
       stationControl: { detachCommand: [this.detachCommand, String(index), "{mac}"] },

@@ -10,11 +10,11 @@ import { FleetAgent } from "../../../src/app/fleet-agent.ts";
 import { HandoverFetch } from "../../../src/app/handover-fetch.ts";
 import type { Action } from "../../../src/core/events.ts";
 import { parseRegistrationRequest } from "../../../src/wire/mip-registration.ts";
-import { mac, mldReport } from "../../support/frames.ts";
+import { dadNeighborSolicitation, mac, mldReport } from "../../support/frames.ts";
 import { Broker, mosquittoUnavailableReason } from "../../support/mosquitto.ts";
 import { until } from "../../support/mqtt-watch.ts";
 import { sampleContext } from "../../support/contexts.ts";
-import { CODEC, HA, Harness, MN1 } from "../../unit/core/harness.ts";
+import { CODEC, HA, Harness, makeConfig, MN1, MN2 } from "../../unit/core/harness.ts";
 import { baseDocument, ComponentHost } from "./fleet-host.ts";
 
 const skip = mosquittoUnavailableReason();
@@ -98,5 +98,45 @@ describe.skipIf(skip !== undefined)(`handover context fetch over mosquitto${skip
     await until(() => !newAn.connected, "an-2 noticed the outage");
     // An hour's fetch timeout: were the fetch to wait for the broker, the test would time out.
     expect(await newAn.fetchContext("02:11:22:33:44:05", 3_600_000)).toBeUndefined();
+  });
+
+  it("no record (issue 10, contextFirst): the answer comes soon after the SUBACK, not at the timeout; the station is registered from scratch and its kept NS fed again; with the broker down at once", async () => {
+    const broker = await Broker.start();
+    cleanups.push(() => broker.cleanup());
+    const { a: newAn } = await agent(broker, "an-2", 2);
+    await until(() => newAn.connected, "an-2 connected");
+    // An hour's timeout: only the SUBACK-then-grace answer can end this fetch in time.
+    expect(await newAn.fetchRecord("02:11:22:33:44:07", 3_600_000)).toBeUndefined();
+
+    const h = new Harness(makeConfig({ contextFirst: true }));
+    const produced: Action[] = [];
+    const fresh: string[] = [];
+    const fetcher = new HandoverFetch({
+      fetch: (m) => newAn.fetchRecord(m, 3_600_000),
+      importContext: () => undefined,
+      noContext: (m) => {
+        fresh.push(m);
+        produced.push(...h.handle({ kind: "register-station", mac: m }));
+      },
+      replay: (frame) => produced.push(...h.frame(frame)),
+      nowMs: () => Date.now(),
+    });
+    const route = (actions: Action[]): void => {
+      for (const a of actions) if (a.kind === "unknown-station") fetcher.unknownStation(a.mac, a.frame, a.trigger);
+    };
+    const ns = dadNeighborSolicitation(mac(MN1));
+    route(h.frame(ns));
+    expect(h.engine.sessionCount).toBe(0); // context first: the NS waits for the fetch
+    await until(() => fresh.length === 1, "the fresh registration");
+    expect(fresh).toEqual([MN1]);
+    expect(produced.find((a) => a.kind === "event" && a.event.type === "session-started")).toMatchObject({ event: { mac: MN1, trigger: "ipv6-frame" } });
+    expect(produced.filter((a) => a.kind === "send-signalling")).toHaveLength(1);
+    expect(produced.filter((a) => a.kind === "unknown-station")).toEqual([]); // the replayed NS found its session
+
+    await broker.stop();
+    await until(() => !newAn.connected, "an-2 noticed the outage");
+    route(h.frame(dadNeighborSolicitation(mac(MN2))));
+    await until(() => fresh.length === 2, "the fresh registration with the broker down");
+    expect(h.engine.sessionState(MN2)).toBe("registering");
   });
 });

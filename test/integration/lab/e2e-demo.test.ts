@@ -74,8 +74,9 @@ describe.skipIf(skipReason !== undefined)("the lab demo (npm run demo)", () => {
       ok: boolean;
       mn: { address: string };
       attach: Record<string, number>;
-      handover: { interruptionMs: number; packetsLost: number; probesSent: number; addressKept: boolean };
-      timeline: { source: string }[];
+      handover: { interruptionMs: number; packetsLost: number; probesSent: number; probeIntervalMs: number; addressKept: boolean; context: { over: string; signer: string } | null };
+      broker: { kind: string; url?: string };
+      timeline: { source: string; what: string }[];
     };
     expect(f.ok).toBe(true);
     expect(f.mn.address).toMatch(/^2001:db8:1::/);
@@ -83,6 +84,13 @@ describe.skipIf(skipReason !== undefined)("the lab demo (npm run demo)", () => {
     expect(f.handover.addressKept).toBe(true);
     expect(f.handover.interruptionMs).toBeLessThan(2_000);
     expect(f.handover.probesSent).toBeGreaterThan(0);
+    // Issue 10: the fleet broker (mosquitto in the lab's core) carried AN1's context record to AN2.
+    expect(f.broker).toMatchObject({ kind: "mosquitto", url: "mqtt://10.64.0.5:1883" });
+    expect(r.stdout).toContain("fleet broker: mosquitto ");
+    expect(f.handover.context).toEqual({ over: "broker", signer: "an1" });
+    expect(f.handover.probeIntervalMs).toBe(10);
+    expect(f.timeline.some((m) => m.what.startsWith("AN2 fetched the MN's context record over the broker (signer an1)"))).toBe(true);
+    console.info(`demo handover (probes every 10 ms): interruption ${f.handover.interruptionMs} ms, ${f.handover.packetsLost}/${f.handover.probesSent} probes lost`);
     expect(new Set(f.timeline.map((m) => m.source))).toEqual(new Set(["demo", "AN log", "AN pcap", "HA", "MN kernel", "ping"]));
     for (const an of ["an1", "an2"]) {
       const records = readPcap(new Uint8Array(readFileSync(join(pcaps, `${an}.pcap`)))).records;

@@ -122,11 +122,27 @@ describe("other triggers and non-triggers", () => {
   it("an MLD report from an unknown MAC does not trigger, and is counted; the app hears of the station (handover fetch)", () => {
     const h = new Harness();
     const actions = h.frame(mldReport(mac(MN1)));
-    expect(actions).toEqual([{ kind: "unknown-station", mac: MN1 }]);
+    expect(actions).toMatchObject([{ kind: "unknown-station", mac: MN1, trigger: false }]);
     expect(h.engine.sessionCount).toBe(0);
     // issue 9 item 5: counted apart from other non-triggers (the daemon does not warn about it)
     expect(h.engine.counters.framesUnknownMnMld).toBe(1);
     expect(h.engine.counters.framesUnknownMnNonTrigger).toBe(0);
+  });
+
+  it("contextFirst (issue 10): an unknown station's NS goes to the app with its frame; register-station then starts the session from scratch, and the NS fed again is held for it", () => {
+    const h = new Harness(makeConfig({ contextFirst: true }));
+    const ns = dadNeighborSolicitation(mac(MN1));
+    const actions = h.frame(ns);
+    expect(actions).toMatchObject([{ kind: "unknown-station", mac: MN1, trigger: true }]);
+    expect(h.engine.sessionCount).toBe(0);
+    expect(h.engine.counters.framesUnknownMnNonTrigger).toBe(0);
+    const started = h.handle({ kind: "register-station", mac: MN1 });
+    expect(eventsOf(started, "session-started")).toMatchObject([{ mac: MN1, trigger: "ipv6-frame" }]);
+    expect(requestsIn(started)).toHaveLength(1);
+    expect(h.frame(ns).filter((a) => a.kind === "unknown-station")).toEqual([]);
+    expect(h.engine.sessionState(MN1)).toBe("registering");
+    // A second register-station for a station with a session changes nothing.
+    expect(eventsOf(h.handle({ kind: "register-station", mac: MN1 }), "session-started")).toEqual([]);
   });
 
   it("with triggerOn any-ipv6, an MLD report (all a Linux MN sends after moving) starts a session and is held", () => {
