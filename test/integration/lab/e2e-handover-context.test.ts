@@ -7,7 +7,7 @@
 // `an fleet` (the same bundle, run in an AN's namespace) lists both ANs and shows
 // the MN's record.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LAB, Topology } from "../../lab/topology.ts";
+import { daemonCommand, LAB, Topology } from "../../lab/topology.ts";
 import type { AnConfigFile, AnIndex, AnProcess, HaProcess, LabBroker, MnNode } from "../../lab/topology.ts";
 import { netnsUnavailableReason, waitFor } from "../../support/netns.ts";
 import { mosquittoUnavailableReason } from "../../support/mosquitto.ts";
@@ -25,7 +25,21 @@ describe.skipIf(skipReason !== undefined)("lab end to end: handover with the con
   const config = (i: AnIndex): AnConfigFile => t.anConfig(i, { shutdown: { deregister: false } });
 
   /** `an fleet ...` (the daemon bundle) in AN1's namespace against the lab's broker. */
-  const fleet = (...args: string[]) => t.lab.run(t.an(1).ns, process.execPath, [daemon, "fleet", ...args, "--config", ans[1]!.configFile], 15_000);
+  // The same firmware as the ANs run: a bundle under this node, or the single executable itself.
+  const fleet = (...args: string[]) => {
+    const [cmd, ...first] = daemonCommand(daemon);
+    return t.lab.run(t.an(1).ns, cmd, [...first, "fleet", ...args, "--config", ans[1]!.configFile], 15_000);
+  };
+  /** waitFor for an async check: polls until it yields a value (bounded by the timeout). */
+  const waitForAsync = async <T>(check: () => Promise<T | undefined>, timeoutMs: number, what: string, stepMs: number): Promise<T> => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const v = await check();
+      if (v !== undefined) return v;
+      if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, stepMs));
+    }
+  };
   const brokerConnected = (an: AnProcess, since = 0) => an.waitForLog((l) => l.msg === "fleet broker connected" && Date.parse(String(l.time)) >= since, `AN${an.site.index} connected to the broker`, 15_000);
 
   beforeAll(async () => {
@@ -45,7 +59,7 @@ describe.skipIf(skipReason !== undefined)("lab end to end: handover with the con
 
   /** Waits until the broker holds `mn`'s record signed by `signer` (read with `an fleet context`). */
   const recordBy = (mn: MnNode, signer: string) =>
-    waitFor(
+    waitForAsync(
       async () => {
         const r = await fleet("context", mn.mac, "--timeout-s", "1");
         if (r.code !== 0) return undefined;
@@ -102,7 +116,7 @@ describe.skipIf(skipReason !== undefined)("lab end to end: handover with the con
 
     // AN2 writes the MN's record now; `an fleet` sees both ANs online with their revision and sessions.
     expect(await recordBy(mn, "an2")).toMatchObject({ signature: "verified", context: { mac: mn.mac } });
-    const list = await waitFor(
+    const list = await waitForAsync(
       async () => {
         const r = await fleet("list");
         return r.code === 0 && /^an1\tonline\t\S+\t0\t0\t/m.test(r.stdout) && /^an2\tonline\t\S+\t0\t1\t/m.test(r.stdout) ? r.stdout : undefined;
