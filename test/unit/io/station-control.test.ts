@@ -134,7 +134,9 @@ describe("CommandStationControl", () => {
       most = Math.max(most, running);
     }
     expect(most).toBe(2);
-    expect(lines(log).filter((l) => l.startsWith("+")).map((l) => l.slice(2))).toEqual([1, 2, 3, 4, 5].map(macOf));
+    // Started in queue order, two at a time: commands started together may log in either order.
+    const started = lines(log).filter((l) => l.startsWith("+")).map((l) => l.slice(2));
+    expect([started.slice(0, 2).sort(), started.slice(2, 4).sort(), started.slice(4)]).toEqual([[1, 2].map(macOf), [3, 4].map(macOf), [macOf(5)]]);
     expect(c.counters).toEqual({ requested: 7, performed: 5, failed: 0, refused: 1, coalesced: 1 });
     expect(c.idle).toBe(true);
   });
