@@ -86,8 +86,11 @@ export class ComponentHost implements FleetHost {
 
   /** MACs another AN asked this one to let go. */
   released: string[] = [];
-  release(mac: string): boolean {
+  /** The forwarding targets named by those requests (issue 10). */
+  forwardTargets: number[] = [];
+  release(mac: string, forwardTo?: number): boolean {
     this.released.push(mac);
+    if (forwardTo !== undefined) this.forwardTargets.push(forwardTo);
     return true;
   }
 

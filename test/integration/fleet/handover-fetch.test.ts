@@ -24,7 +24,7 @@ afterEach(async () => {
 });
 const P = "netmip/v1";
 const seed = (n: number) => Buffer.alloc(32, n);
-const fleetKeys = { "an-1": rawPublicKey(privateKeyFromSeed(seed(1))).toString("hex") };
+const fleetKeys = { "an-1": rawPublicKey(privateKeyFromSeed(seed(1))).toString("hex"), "an-2": rawPublicKey(privateKeyFromSeed(seed(2))).toString("hex") };
 
 async function agent(broker: Broker, id: string, n: number): Promise<{ a: FleetAgent; host: ComponentHost }> {
   const host = new ComponentHost(baseDocument(id, { url: broker.url, prefix: P, allowSecretsWithoutTls: true, contextKey: `hex:${seed(n).toString("hex")}`, fleetKeys, reconnect: { initialMs: 100, maxMs: 200 } }));
@@ -52,7 +52,7 @@ describe.skipIf(skip !== undefined)(`handover context fetch over mosquitto${skip
       importContext: ({ context, signer }) => {
         produced.push(...h.handle({ kind: "import-context", context, resume: false }));
         // As the daemon does: the writer of the record is asked to let the MN go.
-        void newAn.requestRelease(signer, context.mac).then((r) => (releaseAnswer = r));
+        void newAn.requestRelease(signer, context.mac, h.engine.session(context.mac)!.careOf.address).then((r) => (releaseAnswer = r));
       },
       nowMs: () => Date.now(),
     });
