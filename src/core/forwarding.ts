@@ -79,6 +79,10 @@ export class Forwarding {
     if (max === 0 || s.addresses.includes(address)) return;
     if (s.addresses.length >= max) s.addresses.shift();
     s.addresses.push(address);
+    // Issue 10: a bound MN's new address (its SLAAC global one is probed after the RA,
+    // so after the bind) goes into its record: the new AN takes forwarded packets for
+    // the addresses the record names.
+    if (isForwarding(s.state)) this.p.outbox.push({ kind: "context-changed", mac: s.mac });
   }
 
   holdFrame(s: Session, frame: Uint8Array): void {

@@ -147,6 +147,17 @@ describe("handover forwarding at the old AN", () => {
   });
 });
 
+describe("the record names what the new AN accepts", () => {
+  it("a bound MN's newly probed address changes its context (the record is written again); one already known does not", () => {
+    const h = new Harness(forwarding());
+    h.register(MN1, 0);
+    const dad = dadNeighborSolicitation(mac(MN1), { target: ip6(MN_ADDRESS) });
+    expect(ofKind(h.frame(dad, 100), "context-changed")).toEqual([{ kind: "context-changed", mac: MN1 }]);
+    expect(h.engine.exportContext(100, MN1)?.addresses).toContain(MN_ADDRESS);
+    expect(ofKind(h.frame(dad, 200), "context-changed")).toEqual([]);
+  });
+});
+
 describe("handover forwarding at the new AN", () => {
   const context = (over = {}) => sampleContext({ mac: MN1, nai: derivedNaiOf(MN1), homeAgent: HA, careOf: { address: OLD_AN_COA, greKey: null }, addresses: [MN_ADDRESS], ...over });
   const imported = (resume = false, over: Partial<EngineConfig> = {}) => {
