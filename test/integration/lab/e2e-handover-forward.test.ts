@@ -21,13 +21,14 @@ if (skipReason) console.warn(`lab e2e handover forwarding: skipped: ${skipReason
 const OLD_COA_DOWNLINK_MS = 200;
 const PROBE_MS = 10;
 
-/** SIGUSR2 -> the next telemetry line's engine counters. */
-async function engineCounters(an: AnProcess): Promise<Record<string, number>> {
+type Telemetry = { engine: Record<string, number>; datapath: { fastPath?: { slow: Record<string, number> } } };
+
+/** SIGUSR2 -> the next telemetry line (engine counters, datapath stats). */
+async function telemetry(an: AnProcess): Promise<Telemetry> {
   const before = an.logs.filter((l) => l.msg === "telemetry").length;
   an.child.kill("SIGUSR2");
   await waitFor(() => (an.logs.filter((l) => l.msg === "telemetry").length > before ? true : undefined), 5000, "telemetry line");
-  const line = an.logs.filter((l) => l.msg === "telemetry")[before]!;
-  return (line.telemetry as { engine: Record<string, number> }).engine;
+  return an.logs.filter((l) => l.msg === "telemetry")[before]!.telemetry as Telemetry;
 }
 
 /** When each probe left: replies carry it (t - rtt); a lost probe's is interpolated between its received neighbours. */
@@ -107,7 +108,8 @@ describe.skipIf(skipReason !== undefined)("lab end to end: handover forwarding, 
       await waitFor(() => (stream.replies.filter((r) => r.t > boundAt2 + OLD_COA_DOWNLINK_MS).length >= 30 ? true : undefined), 10_000, "probes answered through AN2");
       const summary = await stream.stop();
       const pcap = await capture.stop();
-      const [c1, c2] = [await engineCounters(an1), await engineCounters(an2)];
+      const [t1, t2] = [await telemetry(an1), await telemetry(an2)];
+      const [c1, c2] = [t1.engine, t2.engine];
       const sentAt = sendTimes(stream.replies, summary.sent);
       const servedAt = Date.parse(String(served.time));
       // A probe AN1 got before the release went to the access link the MN had left: AN1 could not know.
@@ -116,7 +118,7 @@ describe.skipIf(skipReason !== undefined)("lab end to end: handover forwarding, 
       const coa1 = t.an(1).coas[0]!;
       const coa2 = String(eventOf(anEvents(an2, "session-started", mn.mac)[0]!).careOf);
       const oldPath = ha.events("tunnel-tx").filter((e) => e.oldCareOf === true && e.dst === address);
-      return { summary, c1, c2, lostAfterRelease, lostBeforeRelease, moveToReleaseMs: servedAt - movedAt, served, address, pcap, capture, coa1, coa2, oldPath };
+      return { summary, c1, c2, t1, lostAfterRelease, lostBeforeRelease, moveToReleaseMs: servedAt - movedAt, served, address, pcap, capture, coa1, coa2, oldPath };
     } finally {
       await Promise.all([an1.stop(), an2.stop()]);
     }
@@ -136,6 +138,8 @@ describe.skipIf(skipReason !== undefined)("lab end to end: handover forwarding, 
       expect(r.c1.framesForwardedToPeer).toBeGreaterThan(0);
       expect(r.c2.framesForwardedFromPeer).toBeGreaterThan(0);
       expect(r.lostAfterRelease).toEqual([]);
+      // Kernel backend: the release unbound the session, so the HA's packets for the old CoA left the fast path (tc-BPF) for the slow path.
+      if (backend === "kernel") expect(r.t1.datapath.fastPath?.slow.downUnbound).toBeGreaterThanOrEqual(r.c1.framesForwardedToPeer!);
       // tshark, the independent decoder: 6in4 from AN1's CoA to AN2's, the CN's probe to the MN inside, unchanged in its addresses.
       const lines = execFileSync("tshark", ["-r", r.capture.file, "-Y", "ip.proto == 41 && udp", "-T", "fields", "-E", "separator=,", "-e", "ip.src", "-e", "ip.dst", "-e", "ipv6.src", "-e", "ipv6.dst", "-e", "udp.dstport"], { encoding: "utf8", timeout: 20_000 })
         .split("\n")
