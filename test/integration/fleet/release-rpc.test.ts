@@ -4,45 +4,36 @@
 // replayed, answer to the asker's own rpc topic) and answers signed; everything else
 // is counted by reason, logged at warn without secrets and not answered. The new AN
 // takes only an answer signed by the AN it asked, for the request it sent.
-import { afterEach, describe, expect, it } from "vitest";
-import { privateKeyFromSeed, rawPublicKey, signEnvelope } from "../../../src/app/context-record.ts";
-import { FleetAgent } from "../../../src/app/fleet-agent.ts";
+import { describe, expect, it, onTestFinished } from "vitest";
+import { privateKeyFromSeed, signEnvelope } from "../../../src/app/context-record.ts";
 import { encodeReleaseAnswer, encodeReleaseRequest } from "../../../src/app/release-rpc.ts";
 import { Broker, mosquittoUnavailableReason } from "../../support/mosquitto.ts";
 import { until, Watcher } from "../../support/mqtt-watch.ts";
-import { baseDocument, ComponentHost } from "./fleet-host.ts";
+import { publicKeyHex, seed, startAgent } from "./fleet-host.ts";
 
 const skip = mosquittoUnavailableReason();
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await Promise.resolve(c()).catch(() => undefined);
-});
 const P = "netmip/v1";
-const seed = (n: number) => Buffer.alloc(32, n);
 const key = (n: number) => privateKeyFromSeed(seed(n));
-const fleetKeys = Object.fromEntries([1, 2, 3].map((n) => [`an-${n}`, rawPublicKey(key(n)).toString("hex")]));
+const fleetKeys = { "an-1": publicKeyHex(1), "an-2": publicKeyHex(2), "an-3": publicKeyHex(3) };
 const MN = "02:11:22:33:44:01";
 const MN2 = "02:11:22:33:44:02";
 const NEW_COA = 0xc6120014; // 198.18.0.20
 const rpc = (id: string) => `${P}/an/${id}/rpc`;
-
-async function agent(broker: Broker, id: string, n: number): Promise<{ a: FleetAgent; host: ComponentHost }> {
-  const host = new ComponentHost(baseDocument(id, { url: broker.url, prefix: P, allowSecretsWithoutTls: true, contextKey: `hex:${seed(n).toString("hex")}`, fleetKeys, reconnect: { initialMs: 100, maxMs: 200 } }));
-  const a = FleetAgent.start(host);
-  if ("error" in a) throw new Error(a.error);
-  cleanups.push(() => a.stop());
-  await until(() => a.connected, `${id} connected`);
-  return { a, host };
+const agent = (broker: Broker, id: string, n: number) => startAgent(broker.url, P, id, n, fleetKeys, (stop) => onTestFinished(stop));
+/** A broker for one test, and an observer/attacker client on the given topics. */
+async function setUp(topics: string[]): Promise<{ broker: Broker; w: Watcher }> {
+  const broker = await Broker.start();
+  onTestFinished(() => broker.cleanup());
+  const w = await Watcher.connect(broker.url, topics);
+  onTestFinished(() => w.close());
+  return { broker, w };
 }
 
 describe.skipIf(skip !== undefined)(`signed release rpc over mosquitto${skip ? ` (skipped: ${skip})` : ""}`, () => {
   it("serves the signed request and answers signed; refuses forged, wrong-signer, unknown-signer, replayed, expired and misdirected requests, counted and unanswered", async () => {
-    const broker = await Broker.start();
-    cleanups.push(() => broker.cleanup());
+    const { broker, w } = await setUp([rpc("an-1"), rpc("an-2")]);
     const { a: oldAn, host: oldHost } = await agent(broker, "an-1", 1);
     const { a: newAn } = await agent(broker, "an-2", 2);
-    const w = await Watcher.connect(broker.url, [rpc("an-1"), rpc("an-2")]);
-    cleanups.push(() => w.close());
     await new Promise((r) => setTimeout(r, 100));
 
     // The good one: served, the target passed on, the answer signed by an-1.
@@ -50,6 +41,9 @@ describe.skipIf(skip !== undefined)(`signed release rpc over mosquitto${skip ? `
     expect(oldHost.released).toEqual([MN]);
     expect(oldHost.forwardTargets).toEqual([NEW_COA]);
     expect(oldAn.stats().releasesServed).toBe(1);
+    // The observer's copies may trail the agents' (another connection): wait for both.
+    await w.next(rpc("an-1"));
+    await w.next(rpc("an-2"));
     const request = w.seen.find((s) => s.topic === rpc("an-1"))!;
     const requestBody = JSON.parse((JSON.parse(request.text) as { body: string }).body) as Record<string, unknown>;
     expect(requestBody).toMatchObject({ op: "release", signer: "an-2", by: "an-2", mac: MN, target: "198.18.0.20" });
@@ -97,12 +91,9 @@ describe.skipIf(skip !== undefined)(`signed release rpc over mosquitto${skip ? `
   });
 
   it("the new AN ignores answers not signed by the AN it asked or for another request, and takes the right one", async () => {
-    const broker = await Broker.start();
-    cleanups.push(() => broker.cleanup());
-    const { a: newAn } = await agent(broker, "an-2", 2);
     // an-3 is played by the test (its key), to craft answers.
-    const w = await Watcher.connect(broker.url, [rpc("an-3")]);
-    cleanups.push(() => w.close());
+    const { broker, w } = await setUp([rpc("an-3")]);
+    const { a: newAn } = await agent(broker, "an-2", 2);
     await new Promise((r) => setTimeout(r, 100));
     const pending = newAn.requestRelease("an-3", MN2, NEW_COA, 5000);
     const req = await w.next<{ body: string }>(rpc("an-3"));
