@@ -40,6 +40,9 @@ export class ActionRouter implements ActionSink {
       case "to-tunnel":
         p.datapath.toTunnel(a.tunnel, a.packet, a.mac);
         return;
+      case "to-peer":
+        p.datapath.toTunnel(a.tunnel, a.packet);
+        return;
       case "to-mn":
         p.datapath.toMn(a.dst, a.src, a.packet);
         return;

@@ -5,6 +5,7 @@ import { z } from "zod";
 import { DEFAULT_HOLD_CAPS, DEFAULT_REGISTRATION_TIMING } from "../core/config.ts";
 import type { EngineConfig } from "../core/config.ts";
 import { MAC_PLACEHOLDER } from "../io/station-control.ts";
+import { RELEASE_RPC_TIMEOUT_MS } from "./release-rpc.ts";
 import { parseIpv4 } from "../wire/ipv4-address.ts";
 import { parseMac } from "../wire/mac.ts";
 import { checkMipCodecOptions, DEFAULT_MIP_CODEC_OPTIONS } from "../wire/mip-extension.ts";
@@ -180,6 +181,12 @@ const fleet = z
     /** Context records (handover): this AN's Ed25519 key, and the fleet's public keys by nodeId. */
     contextKey: ed25519Private.optional(),
     fleetKeys: z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/), ed25519Public).default({}),
+    /**
+     * Issue 10: after a signed release naming the new AN's CoA, what the MN's HA still
+     * sends here goes on to the new AN as 6in4 for this long (and the new AN takes it
+     * that long plus the rpc timeout after its import). 0: off.
+     */
+    releaseForwardMs: z.number().int().min(0).max(30_000).default(2000),
   })
   .strict();
 
@@ -421,6 +428,13 @@ export function toEngineConfig(c: AnConfig, accessMac: Uint8Array, readFile: Sec
     dadFailureWindowMs: c.dadFailureWindowS * 1000,
     revocationLingerMs: c.revocationLingerMs,
     dadFailureHoldOffMs: c.dadFailureHoldOffS * 1000,
+    ...releaseForwarding(c),
     maxLearnedAddresses: c.limits.maxLearnedAddresses,
   };
+}
+
+/** Issue 10: the forwarding windows of a handover (the new AN's also spans the wait for the release answer). */
+function releaseForwarding(c: AnConfig): { releaseForwardMs: number; peerForwardAcceptMs: number } {
+  const ms = c.fleet?.releaseForwardMs ?? 0;
+  return { releaseForwardMs: ms, peerForwardAcceptMs: ms === 0 ? 0 : ms + RELEASE_RPC_TIMEOUT_MS };
 }

@@ -59,26 +59,28 @@ export function encodeContextRecord(context: SessionContext, o: { signer: string
     expiresAtMs: o.nowWallMs + context.remainingLifetimeMs,
     context: { ...context, heldFrames: [] },
   };
+  return signEnvelope(body, o.key);
+}
+
+/**
+ * The signed envelope (also of the release rpc, release-rpc.ts):
+ * {"body": "<JSON text>", "sig": "<base64 Ed25519 over the body's UTF-8>"}.
+ */
+export function signEnvelope(body: object, key: KeyObject): string {
   const text = JSON.stringify(body);
-  const sig = sign(null, Buffer.from(text, "utf8"), o.key).toString("base64");
+  const sig = sign(null, Buffer.from(text, "utf8"), key).toString("base64");
   return JSON.stringify({ body: text, sig });
 }
 
-export interface VerifyOptions {
-  /** The fleet's public keys by nodeId. */
-  readonly keys: ReadonlyMap<string, KeyObject>;
-  readonly nowWallMs: number;
-  /** The MAC the record was fetched for ("aa:bb:cc:dd:ee:ff"). */
-  readonly mac: string;
-  /** Highest sequence accepted so far from this signer for this MAC (replay window). */
-  readonly lastSeq: (signer: string, mac: string) => number | undefined;
-}
+export type OpenedEnvelope =
+  | { ok: true; body: Record<string, unknown>; signer: string }
+  | { ok: false; reason: "malformed" | "unknown-signer" | "forged"; detail: string };
 
-/** Checks a record; never throws. Order: shape, signer, signature, then the signed claims. */
-export function verifyContextRecord(bytes: Buffer | string, o: VerifyOptions): VerifiedRecord {
-  const bad = (reason: RecordRejection, detail: string): VerifiedRecord => ({ ok: false, reason, detail });
+/** Parses an envelope and checks its signature against the key of the body's `signer`; never throws. */
+export function openEnvelope(bytes: Buffer | string, keys: ReadonlyMap<string, KeyObject>, maxBytes = MAX_CONTEXT_RECORD_BYTES): OpenedEnvelope {
+  const bad = (reason: "malformed" | "unknown-signer" | "forged", detail: string): OpenedEnvelope => ({ ok: false, reason, detail });
   const text = typeof bytes === "string" ? bytes : bytes.toString("utf8");
-  if (Buffer.byteLength(text) > MAX_CONTEXT_RECORD_BYTES) return bad("malformed", "too large");
+  if (Buffer.byteLength(text) > maxBytes) return bad("malformed", "too large");
   let outer: unknown;
   let body: unknown;
   try {
@@ -96,7 +98,7 @@ export function verifyContextRecord(bytes: Buffer | string, o: VerifyOptions): V
   const r = body as Record<string, unknown>;
   if (r.v !== CONTEXT_RECORD_VERSION) return bad("malformed", "unsupported version");
   if (typeof r.signer !== "string") return bad("malformed", "no signer");
-  const key = o.keys.get(r.signer);
+  const key = keys.get(r.signer);
   if (!key) return bad("unknown-signer", `signer ${r.signer.slice(0, 64)} is not in fleet.fleetKeys`);
   let good = false;
   try {
@@ -105,17 +107,36 @@ export function verifyContextRecord(bytes: Buffer | string, o: VerifyOptions): V
     good = false;
   }
   if (!good) return bad("forged", `signature does not verify for ${r.signer}`);
+  return { ok: true, body: r, signer: r.signer };
+}
+
+export interface VerifyOptions {
+  /** The fleet's public keys by nodeId. */
+  readonly keys: ReadonlyMap<string, KeyObject>;
+  readonly nowWallMs: number;
+  /** The MAC the record was fetched for ("aa:bb:cc:dd:ee:ff"). */
+  readonly mac: string;
+  /** Highest sequence accepted so far from this signer for this MAC (replay window). */
+  readonly lastSeq: (signer: string, mac: string) => number | undefined;
+}
+
+/** Checks a record; never throws. Order: shape, signer, signature, then the signed claims. */
+export function verifyContextRecord(bytes: Buffer | string, o: VerifyOptions): VerifiedRecord {
+  const bad = (reason: RecordRejection, detail: string): VerifiedRecord => ({ ok: false, reason, detail });
+  const opened = openEnvelope(bytes, o.keys);
+  if (!opened.ok) return opened;
+  const r = opened.body;
   if (!Number.isSafeInteger(r.seq) || (r.seq as number) < 0) return bad("malformed", "bad seq");
   if (typeof r.issuedAtMs !== "number" || typeof r.expiresAtMs !== "number") return bad("malformed", "bad times");
   const ctx = validateContext(r.context);
   if (!ctx.ok) return bad("malformed", `context ${ctx.error.field}: ${ctx.error.problem}`);
   if (ctx.value.mac !== o.mac) return bad("wrong-mac", "record is for another MAC");
   if (r.expiresAtMs <= o.nowWallMs) return bad("expired", "binding lifetime over");
-  const last = o.lastSeq(r.signer, o.mac);
+  const last = o.lastSeq(opened.signer, o.mac);
   if (last !== undefined && (r.seq as number) <= last) return bad("replayed", `seq ${String(r.seq)} not above ${last}`);
   // The lifetime left now, not when it was written.
   const context: SessionContext = { ...ctx.value, remainingLifetimeMs: Math.max(0, r.expiresAtMs - o.nowWallMs), heldFrames: [] };
-  return { ok: true, body: { v: CONTEXT_RECORD_VERSION, signer: r.signer, seq: r.seq as number, issuedAtMs: r.issuedAtMs, expiresAtMs: r.expiresAtMs, context } };
+  return { ok: true, body: { v: CONTEXT_RECORD_VERSION, signer: opened.signer, seq: r.seq as number, issuedAtMs: r.issuedAtMs, expiresAtMs: r.expiresAtMs, context } };
 }
 
 /** The replay window: highest sequence accepted per signer and MAC, bounded in entries. */

@@ -24,6 +24,8 @@ export interface FleetHost {
   sessionCount(): number;
   exportContext(mac: string): SessionContext | undefined;
   hasSession(mac: string): boolean;
+  /** A session, or a revoked one still lingering: a release has something to let go (and forward). */
+  releasable(mac: string): boolean;
   feed(input: EngineInput): void;
   stopping(): boolean;
   wallMs(): number;
@@ -53,9 +55,9 @@ export class DaemonFleet {
       },
       sessions: () => host.sessionCount(),
       exportContext: (mac) => host.exportContext(mac),
-      release: (mac) => {
-        if (!host.hasSession(mac)) return false;
-        host.feed({ kind: "hand-over", mac });
+      release: (mac, forwardTo) => {
+        if (!host.releasable(mac)) return false;
+        host.feed({ kind: "hand-over", mac, forwardTo });
         return true;
       },
       wallMs: () => host.wallMs(),
@@ -74,8 +76,10 @@ export class DaemonFleet {
               if (host.stopping() || host.hasSession(context.mac)) return;
               host.log.info({ mac: context.mac, nai: context.nai, from: signer }, "context record imported: registering at once");
               host.feed({ kind: "import-context", context, resume: false });
-              // The old AN lets go (no deregistration: our registration replaces its binding).
-              void f.requestRelease(signer, context.mac);
+              // The old AN lets go (no deregistration: our registration replaces its binding) and
+              // forwards what the HA still sends it to our CoA for the MN (handover-forward.ts).
+              const ours = host.exportContext(context.mac);
+              if (ours) void f.requestRelease(signer, context.mac, ours.careOf.address);
             },
             noContext: (mac) => {
               if (host.stopping() || host.hasSession(mac)) return;

@@ -19,9 +19,12 @@ import { encodeContextRecord, privateKeyFromSeed, publicKeyFromRaw, SequenceWind
 import type { FleetTopics } from "./fleet-topics.ts";
 import { fleetTopics } from "./fleet-topics.ts";
 import type { Logger } from "./logger.ts";
+import type { AnswerRejection, ReleaseRefusal } from "./release-rpc.ts";
+import { encodeReleaseAnswer, encodeReleaseRequest, RELEASE_RPC_TIMEOUT_MS, verifyReleaseAnswer, verifyReleaseRequest } from "./release-rpc.ts";
 import { remoteCandidate, saveConfigStore } from "./remote-config.ts";
 import { TokenBucket } from "./token-bucket.ts";
 import { VERSION } from "./version.ts";
+import { formatIpv4 } from "../wire/ipv4-address.ts";
 
 export type FleetConfig = NonNullable<AnConfig["fleet"]>;
 
@@ -40,8 +43,12 @@ export interface FleetHost {
   sessions(): number;
   /** A session's context, for its record. */
   exportContext?(mac: string): SessionContext | undefined;
-  /** Another AN took this MN over: let it go without deregistering (true if there was a session). */
-  release?(mac: string): boolean;
+  /**
+   * Another AN took this MN over (a verified, signed request): let it go without
+   * deregistering and forward its downlink to `forwardTo` (the new AN's CoA) for a
+   * while (true if there was a session, or a revoked one lingering).
+   */
+  release?(mac: string, forwardTo: number): boolean;
   wallMs(): number;
 }
 
@@ -58,6 +65,10 @@ export interface FleetStats {
   recordsRejected: Record<RecordRejection, number>;
   releasesRequested: number;
   releasesServed: number;
+  /** Issue 10: signed release requests refused, by reason (not answered). */
+  releasesRefused: Record<ReleaseRefusal, number>;
+  /** Issue 10: answers to our requests that did not verify (ignored: the request waits on). */
+  releaseAnswersRejected: Record<AnswerRejection, number>;
   lastAppliedRevision: number;
 }
 
@@ -105,6 +116,8 @@ export class FleetAgent {
   private readonly signingKey: KeyObject | undefined;
   private readonly fleetKeys = new Map<string, KeyObject>();
   private readonly window = new SequenceWindow();
+  /** Release requests accepted per signer and MAC (replay); requests expire after RELEASE_TTL_MS anyway. */
+  private readonly releaseWindow = new SequenceWindow(4096);
   private seq = 0;
   private readonly fetches = new Map<string, (payload: Buffer | undefined) => void>();
   private stopped = false;
@@ -121,7 +134,10 @@ export class FleetAgent {
     releasesRequested: 0,
     releasesServed: 0,
   };
-  private readonly pendingRpc = new Map<string, (answer: Record<string, unknown> | undefined) => void>();
+  private readonly releasesRefused: Record<ReleaseRefusal, number> = { malformed: 0, "unknown-signer": 0, forged: 0, "wrong-signer": 0, expired: 0, replayed: 0, "wrong-response-topic": 0 };
+  private readonly releaseAnswersRejected: Record<AnswerRejection, number> = { malformed: 0, "unknown-signer": 0, forged: 0, "wrong-signer": 0, expired: 0, mismatch: 0 };
+  /** Our release requests waiting for their answer, by correlation id: the raw answer goes to the check. */
+  private readonly pendingRpc = new Map<string, (answer: Buffer | undefined) => void>();
   private rpcId = 0;
 
   /** Starts the agent, or returns why it cannot (unreadable credentials): the daemon serves on without it. */
@@ -181,7 +197,14 @@ export class FleetAgent {
   }
 
   stats(): FleetStats {
-    return { link: this.link.stats(), ...this.counters, recordsRejected: { ...this.counters.recordsRejected }, lastAppliedRevision: this.host.config().revision };
+    return {
+      link: this.link.stats(),
+      ...this.counters,
+      recordsRejected: { ...this.counters.recordsRejected },
+      releasesRefused: { ...this.releasesRefused },
+      releaseAnswersRejected: { ...this.releaseAnswersRejected },
+      lastAppliedRevision: this.host.config().revision,
+    };
   }
 
   private birth(): OutMessage {
@@ -377,28 +400,41 @@ export class FleetAgent {
     return { context: v.body.context, signer: v.body.signer };
   }
 
-  // ---- rpc: release on the new AN's request (MQTT 5 request/response) ----------------------
+  // ---- rpc: release on the new AN's request (MQTT 5 request/response, signed: release-rpc.ts) --
 
   /**
-   * Asks `owner` (the AN that wrote the record) to let `mac` go. Resolves with its
-   * answer (true: it had the session and released it), or undefined without one in time.
+   * Asks `owner` (the AN that wrote the record) to let `mac` go and to forward what
+   * it still gets for it to `careOf` (our CoA for the MN). Resolves with its verified
+   * answer (true: it had the session and released it), or undefined without one in
+   * time (or without a signing key: an unsigned request would be refused).
    */
-  async requestRelease(owner: string, mac: string, timeoutMs = 1000): Promise<boolean | undefined> {
-    if (!this.link.connected || owner === this.host.config().nodeId) return undefined;
-    const id = `${this.host.config().nodeId}-${++this.rpcId}`;
+  async requestRelease(owner: string, mac: string, careOf: number, timeoutMs = RELEASE_RPC_TIMEOUT_MS): Promise<boolean | undefined> {
+    const me = this.host.config().nodeId;
+    const key = this.signingKey;
+    if (!this.link.connected || owner === me || !key) return undefined;
+    const id = `${me}-${++this.rpcId}`;
+    this.seq = Math.max(this.seq + 1, this.host.wallMs());
+    const seq = this.seq;
     this.counters.releasesRequested++;
-    const answer = await new Promise<Record<string, unknown> | undefined>((resolve) => {
+    return new Promise<boolean | undefined>((resolve) => {
       const t = setTimeout(() => finish(undefined), timeoutMs);
-      const finish = (a: Record<string, unknown> | undefined): void => {
+      const finish = (released: boolean | undefined): void => {
         clearTimeout(t);
         this.pendingRpc.delete(id);
-        resolve(a);
+        resolve(released);
       };
-      this.pendingRpc.set(id, finish);
+      this.pendingRpc.set(id, (payload) => {
+        if (!payload) return finish(undefined);
+        const v = verifyReleaseAnswer(payload, { keys: this.fleetKeys, nowWallMs: this.host.wallMs(), signer: owner, mac, requestSeq: seq });
+        if (v.ok) return finish(v.released);
+        // Not the answer (forged, stale, another request's): ignored, the request waits on.
+        this.releaseAnswersRejected[v.reason]++;
+        this.host.log.warn({ mac, owner, reason: v.reason, detail: v.detail }, "release answer rejected");
+      });
       const sent = this.link.publish(
         {
           topic: fleetTopics(this.fleet.prefix, owner).rpc,
-          payload: JSON.stringify({ op: "release", mac, by: this.host.config().nodeId }),
+          payload: encodeReleaseRequest({ by: me, mac, target: careOf, seq }, this.host.wallMs(), key),
           qos: 1,
           retain: false,
           properties: { responseTopic: this.topics.rpc, correlationData: Buffer.from(id) },
@@ -407,31 +443,41 @@ export class FleetAgent {
       );
       if (!sent) finish(undefined);
     });
-    return answer ? answer.released === true : undefined;
   }
 
   private onRpc(payload: Buffer, packet: IPublishPacket): void {
     const correlation = packet.properties?.correlationData;
-    let msg: Record<string, unknown>;
-    try {
-      const v: unknown = JSON.parse(payload.toString("utf8"));
-      if (typeof v !== "object" || v === null) return;
-      msg = v as Record<string, unknown>;
-    } catch {
+    // An answer to one of our requests (its correlation id); the check is the request's.
+    const pending = correlation ? this.pendingRpc.get(Buffer.from(correlation).toString()) : undefined;
+    if (pending) return pending(payload);
+    const log = this.host.log;
+    const v = verifyReleaseRequest(payload, { keys: this.fleetKeys, nowWallMs: this.host.wallMs(), lastSeq: (s, m) => this.releaseWindow.last(s, m) });
+    const responseTopic = packet.properties?.responseTopic;
+    // The answer goes to the asker's own rpc topic only: a request cannot aim it elsewhere.
+    const refusal: ReleaseRefusal | undefined = !v.ok ? v.reason : responseTopic !== undefined && responseTopic !== fleetTopics(this.fleet.prefix, v.request.by).rpc ? "wrong-response-topic" : undefined;
+    if (!v.ok || refusal) {
+      // Not answered: an unverified asker learns nothing and cannot use us as a reflector;
+      // a genuine one only loses the forwarding (its registration does not wait on us).
+      this.releasesRefused[refusal ?? "malformed"]++;
+      log.warn({ reason: refusal, detail: v.ok ? "response topic is not the asker's rpc topic" : v.detail }, "release request refused");
       return;
     }
-    // An answer to one of our requests.
-    if (correlation && msg.op === undefined) {
-      const pending = this.pendingRpc.get(Buffer.from(correlation).toString());
-      return pending?.(msg);
-    }
-    const responseTopic = packet.properties?.responseTopic;
-    if (msg.op !== "release" || typeof msg.mac !== "string" || !/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/.test(msg.mac)) return;
-    const released = this.host.release?.(msg.mac) ?? false;
+    const r = v.request;
+    this.releaseWindow.accept(r.by, r.mac, r.seq);
+    const released = this.host.release?.(r.mac, r.target) ?? false;
     if (released) this.counters.releasesServed++;
-    this.host.log.info({ mac: msg.mac, by: typeof msg.by === "string" ? msg.by.slice(0, 64) : null, released }, "release requested by another AN");
-    if (responseTopic && correlation)
-      this.link.publish({ topic: responseTopic, payload: JSON.stringify({ released, mac: msg.mac }), qos: 1, retain: false, properties: { correlationData: Buffer.from(correlation) } }, false);
+    log.info({ mac: r.mac, by: r.by, forwardTo: formatIpv4(r.target), released }, "release requested by another AN");
+    if (responseTopic && correlation && this.signingKey)
+      this.link.publish(
+        {
+          topic: responseTopic,
+          payload: encodeReleaseAnswer({ signer: this.host.config().nodeId, mac: r.mac, released, requestSeq: r.seq }, this.host.wallMs(), this.signingKey),
+          qos: 1,
+          retain: false,
+          properties: { correlationData: Buffer.from(correlation) },
+        },
+        false,
+      );
   }
 
   // ---- stop ------------------------------------------------------------------------------------

@@ -128,6 +128,14 @@ export interface EngineConfig {
   readonly revocationLingerMs: number;
   /** Issue 9 item 2: after a DAD-failure detach the station may not start a session for this long. */
   readonly dadFailureHoldOffMs: number;
+  /**
+   * Issue 10 (handover-forward.ts): after a release for a handover naming the new
+   * AN's care-of address, what the MN's HA still sends to the old CoA/key goes on to
+   * it as 6in4 for this long. 0 or absent: off. At most maxSessions entries.
+   */
+  readonly releaseForwardMs?: number;
+  /** Issue 10: after a handover in, 6in4 from the old AN's CoA (the signed record's) to the MN is taken this long. 0 or absent: off. */
+  readonly peerForwardAcceptMs?: number;
 }
 
 /**

@@ -76,6 +76,13 @@ export function newEngineCounters() {
     deregistrationsSent: 0,
     contextsImported: 0,
     contextsRejected: 0,
+    /** Issue 10: forwarding on handover (handover-forward.ts). Old AN: */
+    forwardWindowsOpened: 0,
+    framesForwardedToPeer: 0,
+    forwardEntriesDropped: 0,
+    /** New AN: */
+    acceptWindowsOpened: 0,
+    framesForwardedFromPeer: 0,
   };
 }
 

@@ -6,6 +6,7 @@ import type { EngineConfig } from "./config.ts";
 import type { EngineCounters } from "./counters.ts";
 import type { EntryHoldOff } from "./entry-hold-off.ts";
 import type { ReleaseReason } from "./events.ts";
+import type { HandoverForward } from "./handover-forward.ts";
 import type { HoldPool } from "./hold-buffer.ts";
 import type { Outbox } from "./outbox.ts";
 import type { RandomSource } from "./random.ts";
@@ -29,6 +30,8 @@ export interface EngineParts {
   readonly careOf: CareOfAllocator;
   /** issue 9 item 1: revoked sessions lingering (their HA's NA may still come). */
   readonly linger: RevokedLinger;
+  /** issue 10: released sessions forwarding to the new AN, and handed-over ones accepting from the old. */
+  readonly handoverForward: HandoverForward;
   /** issue 9 item 2: stations held off after a DAD failure. */
   readonly entryHoldOff: EntryHoldOff;
   /** issue 9 item 5: set by the shutdown input; deadlines then send what is owed and end sessions. */

@@ -27,6 +27,7 @@ import type { EngineParts } from "./engine-parts.ts";
 import type { Action, Trigger } from "./events.ts";
 import { Forwarding } from "./forwarding.ts";
 import { EntryHoldOff, entryRefused } from "./entry-hold-off.ts";
+import { handOver, HandoverForward, openAcceptFromPeer } from "./handover-forward.ts";
 import { HoldPool } from "./hold-buffer.ts";
 import { AuthorisedStations } from "./authorised-stations.ts";
 import { realmForNai, resolveIdentity } from "./identity.ts";
@@ -62,8 +63,8 @@ export type EngineInput =
    * (keep the CoA, refresh now), otherwise a handover from another AN (register anew).
    */
   | { readonly kind: "import-context"; readonly context: SessionContext; readonly resume: boolean }
-  /** The MN now belongs to another AN: let go without deregistering (the HA revokes us). */
-  | { readonly kind: "hand-over"; readonly mac: string }
+  /** The MN now belongs to another AN: let go without deregistering (the HA revokes us); forwardTo: its CoA there (handover-forward.ts). */
+  | { readonly kind: "hand-over"; readonly mac: string; readonly forwardTo?: number }
   /** The app found no context for an unknown station (its "unknown-station"): register it from scratch (draft 3.2.2 MAY). */
   | { readonly kind: "register-station"; readonly mac: string }
   | { readonly kind: "shutdown"; readonly deregister: boolean }
@@ -103,6 +104,7 @@ export class Engine {
       hold: new HoldPool(config.hold),
       careOf: new CareOfAllocator(config.careOf),
       linger: new RevokedLinger(config.maxSessions),
+      handoverForward: new HandoverForward(config.maxSessions),
       entryHoldOff: new EntryHoldOff(config.maxSessions),
       shuttingDown: false,
     };
@@ -128,11 +130,8 @@ export class Engine {
         return this.lifecycle.onDeadlines(now);
       case "import-context":
         return this.onImport(now, input.context, input.resume);
-      case "hand-over": {
-        const s = this.p.table.get(input.mac);
-        if (s) this.lifecycle.step(now, s, "handed-over");
-        return;
-      }
+      case "hand-over":
+        return handOver(this.p, now, input.mac, input.forwardTo, (s) => this.lifecycle.step(now, s, "handed-over"));
       case "register-station": {
         const macBytes = parseMac(input.mac);
         if (macBytes && !this.p.table.has(formatMac(macBytes))) this.startSession(now, formatMac(macBytes), macBytes, "ipv6-frame", undefined);
@@ -186,6 +185,11 @@ export class Engine {
     return macs;
   }
 
+  /** Whether a `hand-over` of `mac` has something to release: a session, or a revoked one lingering. */
+  releasable(now: number, mac: string): boolean {
+    return this.p.table.has(mac) || this.p.linger.findMac(now, mac) !== undefined;
+  }
+
   /** Whether a live session registers from this care-of address (its signalling socket is in use). */
   careOfInUse(address: number): boolean {
     return this.p.table.careOfInUse(address);
@@ -210,6 +214,7 @@ export class Engine {
     this.p.careOf.reset(config.careOf);
     this.p.hold.setCaps(config.hold);
     this.p.linger.setMaxEntries(config.maxSessions);
+    this.p.handoverForward.setMaxEntries(config.maxSessions);
     this.p.entryHoldOff.setMaxEntries(config.maxSessions);
     for (const s of this.p.table.values()) {
       // A new key for the same HA applies from the session's next request. A session
@@ -450,6 +455,7 @@ export class Engine {
     this.counters.sessionsStarted++;
     this.p.outbox.emit({ type: "session-started", mac: s.mac, nai: s.nai, identitySource: "context", trigger: "context-import", careOf: formatIpv4(coa.address), greKey: coa.greKey });
     for (const hex of c.heldFrames) this.forwarding.holdFrame(s, fromHex(hex));
+    if (!resume) openAcceptFromPeer(this.p, now, s, c.careOf.address);
     if (keep) {
       // Our own binding survived the restart: forward at once, refresh now.
       s.state = "renewing";

@@ -42,6 +42,8 @@ export type AnEvent =
   /** Issue 9 item 4: the link layer (or the idle timer) says the station left; deregistration follows. */
   | { readonly type: "station-left"; readonly mac: string; readonly cause: "link" | "idle" }
   | { readonly type: "released"; readonly mac: string; readonly reason: ReleaseReason }
+  /** Issue 10: the released (or revoked) MN's downlink goes on to the new AN for windowMs. */
+  | { readonly type: "forwarding-to-peer"; readonly mac: string; readonly target: string; readonly windowMs: number }
   | { readonly type: "hold-dropped"; readonly mac: string; readonly reason: string }
   /** Signalling that failed authentication or did not match: never acted on. */
   | { readonly type: "forged"; readonly what: "reply" | "revocation" | "tunnel-packet"; readonly from: string; readonly reason: string }
@@ -61,6 +63,8 @@ export type Action =
   | { readonly kind: "send-signalling"; readonly from: number; readonly to: number; readonly toPort: number; readonly bytes: Uint8Array }
   /** An IPv6 packet (no L2 header) to carry to the HA inside the MN's tunnel. */
   | { readonly kind: "to-tunnel"; readonly mac: string; readonly tunnel: TunnelTarget; readonly packet: Uint8Array }
+  /** Issue 10: a released MN's downlink packet, unchanged, as 6in4 to the new AN (tunnel.homeAgent is the new AN's CoA; no PTB to anyone). */
+  | { readonly kind: "to-peer"; readonly tunnel: TunnelTarget; readonly packet: Uint8Array }
   /** An IPv6 packet to deliver to the MN with this Ethernet header. */
   | { readonly kind: "to-mn"; readonly dst: Uint8Array; readonly src: Uint8Array; readonly packet: Uint8Array }
   /** The datapath may now bridge this MN straight into its tunnel (and match downlink by CoA/key). */

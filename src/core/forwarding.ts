@@ -6,6 +6,7 @@
 import { parseEthernet } from "../wire/ethernet.ts";
 import { classifyFrame, ND_NEIGHBOR_SOLICITATION, ND_ROUTER_SOLICITATION } from "../wire/ndisc.ts";
 import { deliverLingering } from "./dad-failure.ts";
+import { acceptFromPeer, forwardToPeer } from "./handover-forward.ts";
 import { bytesEqual } from "./engine-parts.ts";
 import type { EngineParts } from "./engine-parts.ts";
 import type { TunnelTarget } from "./events.ts";
@@ -78,6 +79,10 @@ export class Forwarding {
     if (max === 0 || s.addresses.includes(address)) return;
     if (s.addresses.length >= max) s.addresses.shift();
     s.addresses.push(address);
+    // Issue 10: a bound MN's new address (its SLAAC global one is probed after the RA,
+    // so after the bind) goes into its record: the new AN takes forwarded packets for
+    // the addresses the record names.
+    if (isForwarding(s.state)) this.p.outbox.push({ kind: "context-changed", mac: s.mac });
   }
 
   holdFrame(s: Session, frame: Uint8Array): void {
@@ -159,11 +164,13 @@ export class Forwarding {
     const s = t.greKey !== null ? this.p.table.byKey.get(t.greKey) : this.p.table.byCoa.get(t.outerDst);
     const registering = s?.state === "registering";
     if (!s || !(isForwarding(s.state) || registering)) {
-      if (deliverLingering(this.p, now, t)) return; // issue 9 item 1
+      // Issue 10: released to a new AN (before the linger: the MN is not here), or from the old AN.
+      if (forwardToPeer(this.p, now, t) || deliverLingering(this.p, now, t) || acceptFromPeer(this.p, now, t)) return; // issue 9 item 1
       counters.packetsFromTunnelUnmatched++;
       return;
     }
     if (t.outerSrc !== s.realm.homeAgent || t.outerDst !== s.careOf.address) {
+      if (acceptFromPeer(this.p, now, t)) return; // issue 10: the old AN forwarding
       counters.packetsFromTunnelWrongSource++;
       return;
     }

@@ -8,6 +8,9 @@ import type { LoadedConfig } from "../../../src/app/config-file.ts";
 import type { AnConfig } from "../../../src/app/config-schema.ts";
 import { validateConfig } from "../../../src/app/config-schema.ts";
 import type { ApplyOutcome, FleetHost } from "../../../src/app/fleet-agent.ts";
+import { FleetAgent } from "../../../src/app/fleet-agent.ts";
+import { privateKeyFromSeed, rawPublicKey } from "../../../src/app/context-record.ts";
+import { until } from "../../support/mqtt-watch.ts";
 import { createLogger } from "../../../src/app/logger.ts";
 import type { Logger } from "../../../src/app/logger.ts";
 import type { SessionContext } from "../../../src/core/context.ts";
@@ -86,8 +89,11 @@ export class ComponentHost implements FleetHost {
 
   /** MACs another AN asked this one to let go. */
   released: string[] = [];
-  release(mac: string): boolean {
+  /** The forwarding targets named by those requests (issue 10). */
+  forwardTargets: number[] = [];
+  release(mac: string, forwardTo?: number): boolean {
     this.released.push(mac);
+    if (forwardTo !== undefined) this.forwardTargets.push(forwardTo);
     return true;
   }
 
@@ -98,4 +104,18 @@ export class ComponentHost implements FleetHost {
   wallMs(): number {
     return Date.now();
   }
+}
+
+/** The Ed25519 seed of test AN n (32 bytes of n), and its raw public key in hex (for fleetKeys). */
+export const seed = (n: number): Buffer => Buffer.alloc(32, n);
+export const publicKeyHex = (n: number): string => rawPublicKey(privateKeyFromSeed(seed(n))).toString("hex");
+
+/** A connected agent for node `id` signing with seed(n) (lab-only secrets without TLS); `cleanup` gets its stop. */
+export async function startAgent(url: string, prefix: string, id: string, n: number, fleetKeys: Record<string, string>, cleanup: (stop: () => Promise<void>) => void): Promise<{ a: FleetAgent; host: ComponentHost }> {
+  const host = new ComponentHost(baseDocument(id, { url, prefix, allowSecretsWithoutTls: true, contextKey: `hex:${seed(n).toString("hex")}`, fleetKeys, reconnect: { initialMs: 100, maxMs: 200 } }));
+  const a = FleetAgent.start(host);
+  if ("error" in a) throw new Error(a.error);
+  cleanup(() => a.stop());
+  await until(() => a.connected, `${id} connected`);
+  return { a, host };
 }

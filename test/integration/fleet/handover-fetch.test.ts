@@ -5,8 +5,6 @@
 // identification and the HA's link-layer address carried over). A flood of random
 // MACs is rate-limited; with the broker down nothing is found and nothing waits.
 import { afterEach, describe, expect, it } from "vitest";
-import { privateKeyFromSeed, rawPublicKey } from "../../../src/app/context-record.ts";
-import { FleetAgent } from "../../../src/app/fleet-agent.ts";
 import { HandoverFetch } from "../../../src/app/handover-fetch.ts";
 import type { Action } from "../../../src/core/events.ts";
 import { parseRegistrationRequest } from "../../../src/wire/mip-registration.ts";
@@ -15,7 +13,7 @@ import { Broker, mosquittoUnavailableReason } from "../../support/mosquitto.ts";
 import { until } from "../../support/mqtt-watch.ts";
 import { sampleContext } from "../../support/contexts.ts";
 import { CODEC, HA, Harness, makeConfig, MN1, MN2 } from "../../unit/core/harness.ts";
-import { baseDocument, ComponentHost } from "./fleet-host.ts";
+import { publicKeyHex, startAgent } from "./fleet-host.ts";
 
 const skip = mosquittoUnavailableReason();
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -23,17 +21,8 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await Promise.resolve(c()).catch(() => undefined);
 });
 const P = "netmip/v1";
-const seed = (n: number) => Buffer.alloc(32, n);
-const fleetKeys = { "an-1": rawPublicKey(privateKeyFromSeed(seed(1))).toString("hex") };
-
-async function agent(broker: Broker, id: string, n: number): Promise<{ a: FleetAgent; host: ComponentHost }> {
-  const host = new ComponentHost(baseDocument(id, { url: broker.url, prefix: P, allowSecretsWithoutTls: true, contextKey: `hex:${seed(n).toString("hex")}`, fleetKeys, reconnect: { initialMs: 100, maxMs: 200 } }));
-  const a = FleetAgent.start(host);
-  if ("error" in a) throw new Error(a.error);
-  cleanups.push(() => a.stop());
-  await until(() => a.connected, `${id} connected`);
-  return { a, host };
-}
+const fleetKeys = { "an-1": publicKeyHex(1), "an-2": publicKeyHex(2) };
+const agent = (broker: Broker, id: string, n: number) => startAgent(broker.url, P, id, n, fleetKeys, (stop) => cleanups.push(stop));
 
 describe.skipIf(skip !== undefined)(`handover context fetch over mosquitto${skip ? ` (skipped: ${skip})` : ""}`, () => {
   it("imports the record of a station that arrives with a non-trigger frame and registers at once; floods are bounded; no broker, no wait", async () => {
@@ -52,7 +41,7 @@ describe.skipIf(skip !== undefined)(`handover context fetch over mosquitto${skip
       importContext: ({ context, signer }) => {
         produced.push(...h.handle({ kind: "import-context", context, resume: false }));
         // As the daemon does: the writer of the record is asked to let the MN go.
-        void newAn.requestRelease(signer, context.mac).then((r) => (releaseAnswer = r));
+        void newAn.requestRelease(signer, context.mac, h.engine.session(context.mac)!.careOf.address).then((r) => (releaseAnswer = r));
       },
       nowMs: () => Date.now(),
     });

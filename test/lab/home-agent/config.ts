@@ -73,6 +73,13 @@ export const haConfigSchema = z
       })
       .strict()
       .prefault({}),
+    /**
+     * Issue 10: after a registration that moved a binding to another CoA, packets from
+     * the home link keep going to the OLD CoA (and key) this long, as a slow or
+     * in-flight HA path would (the new AN's RA and the revocation are not delayed).
+     * 0: the new CoA at once.
+     */
+    oldCareOfDownlinkMs: z.number().int().min(0).max(10_000).default(0),
     /** First GRE key the HA hands out for uplink packets (RFC 6245 reply extension). */
     firstUplinkKey: z.number().int().min(0).max(0xffffffff).default(0x7000_0000),
     /** IPv4 home addresses assigned to NAIs that ask with 0.0.0.0 (RFC 2794); none: 0.0.0.0 stays. */
@@ -115,6 +122,7 @@ export interface HaConfig {
   readonly usedAddresses: readonly Uint8Array[];
   readonly ra: Validated["ra"];
   readonly revocation: Validated["revocation"];
+  readonly oldCareOfDownlinkMs: number;
   readonly firstUplinkKey: number;
   readonly ipv4HomeAddresses: readonly number[];
   readonly codec: MipCodecOptions;
@@ -153,6 +161,7 @@ export function loadHaConfig(raw: unknown): LoadedHaConfig {
       usedAddresses: c.usedAddresses.map(v6),
       ra: c.ra,
       revocation: c.revocation,
+      oldCareOfDownlinkMs: c.oldCareOfDownlinkMs,
       firstUplinkKey: c.firstUplinkKey,
       ipv4HomeAddresses: c.ipv4HomeAddresses.map((a) => parseIpv4(a)!),
       codec: codecOf(c.extensionTypes),

@@ -72,6 +72,6 @@ export type HaEvent =
       /** The inner packet (a view: the I/O shell prints it as hex when configured, at once). */
       readonly packet: Uint8Array;
     }
-  | { readonly type: "tunnel-tx"; readonly nai: string; readonly coa: string; readonly greKey: number | null; readonly src: string; readonly dst: string; readonly hopLimit: number; readonly length: number; readonly packet: Uint8Array }
+  | { readonly type: "tunnel-tx"; readonly nai: string; readonly coa: string; readonly greKey: number | null; readonly oldCareOf?: true; readonly src: string; readonly dst: string; readonly hopLimit: number; readonly length: number; readonly packet: Uint8Array }
   /** Something was not acted on: unknown tunnel source, bad authenticator, no binding for a destination... */
   | { readonly type: "dropped"; readonly what: string; readonly reason: string; readonly from?: string };

@@ -59,6 +59,8 @@ export interface Binding {
   homeAddress: number;
   /** IPv6 addresses bound to this MN (proxy DAD passed, or learned from its packets). */
   readonly addresses: Set<string>;
+  /** Issue 10 (config oldCareOfDownlinkMs): home-link packets still go to the CoA it moved from until `until`. */
+  oldDownlink?: { readonly tunnel: HaTunnel; readonly until: number } | undefined;
 }
 
 interface PendingRevocation {
@@ -111,7 +113,7 @@ export class HomeAgent {
         this.onTunnelPacket(now, input);
         break;
       case "from-home-link":
-        this.onHomeLink(input.packet);
+        this.onHomeLink(now, input.packet);
         break;
       case "deadline":
         this.onDeadline(now);
@@ -277,6 +279,7 @@ export class HomeAgent {
     b.downlinkKey = keyExt?.key ?? null;
     if (keyExt === undefined) b.uplinkKey = null;
     else if (b.uplinkKey === null) b.uplinkKey = this.allocateUplinkKey();
+    b.oldDownlink = left && this.config.oldCareOfDownlinkMs > 0 ? { tunnel: { careOf: left.coa, gre: left.gre, greKey: left.downlinkKey }, until: now + this.config.oldCareOfDownlinkMs } : undefined;
     b.lifetimeS = lifetime;
     b.expiresAt = now + lifetime * 1000;
     b.revocationSupport = revocationSupport;
@@ -524,7 +527,7 @@ export class HomeAgent {
 
   // ---- the home link ------------------------------------------------------------
 
-  private onHomeLink(packet: Uint8Array): void {
+  private onHomeLink(now: number, packet: Uint8Array): void {
     const ip = parseIpv6Header(packet);
     if (!ip.ok) {
       this.emit({ type: "dropped", what: "home-link-packet", reason: ip.error.detail });
@@ -538,17 +541,19 @@ export class HomeAgent {
       this.emit({ type: "dropped", what: "home-link-packet", reason: `no binding for ${dst}` });
       return;
     }
-    this.toTunnel(b, packet.subarray(0, IPV6_HEADER_LENGTH + ip.value.payloadLength));
+    const old = b.oldDownlink !== undefined && now < b.oldDownlink.until ? b.oldDownlink.tunnel : undefined;
+    this.toTunnel(b, packet.subarray(0, IPV6_HEADER_LENGTH + ip.value.payloadLength), old);
   }
 
-  private toTunnel(b: Binding, packet: Uint8Array): void {
-    const tunnel: HaTunnel = { careOf: b.coa, gre: b.gre, greKey: b.downlinkKey };
+  private toTunnel(b: Binding, packet: Uint8Array, via?: HaTunnel): void {
+    const tunnel: HaTunnel = via ?? { careOf: b.coa, gre: b.gre, greKey: b.downlinkKey };
     this.out.push({ kind: "to-tunnel", tunnel, nai: b.nai, packet });
     this.emit({
       type: "tunnel-tx",
       nai: b.nai,
-      coa: formatIpv4(b.coa),
-      greKey: b.downlinkKey,
+      coa: formatIpv4(tunnel.careOf),
+      greKey: tunnel.greKey,
+      ...(via ? { oldCareOf: true } : {}),
       src: formatIpv6(packet, 8),
       dst: formatIpv6(packet, 24),
       hopLimit: packet[7] ?? 0,

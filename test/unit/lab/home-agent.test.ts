@@ -231,6 +231,47 @@ describe("lab home agent paired with the AN engine", () => {
     expect(an1.toMn.filter((d) => d.packet[6] !== 58 || d.packet[40] !== 134)).toHaveLength(0);
   });
 
+  it("issue 10: with oldCareOfDownlinkMs the HA keeps sending to the old CoA for a while after the move; the old AN, released with AN2's CoA, forwards to AN2, which delivers; without forwarding they are lost", () => {
+    for (const releaseForwardMs of [2000, 0]) {
+      const w = new World({ oldCareOfDownlinkMs: 200 });
+      const an1 = w.addAn("an1", { releaseForwardMs });
+      const an2 = w.addAn("an2", { careOf: { mode: "pool", addresses: [COA2] }, peerForwardAcceptMs: 3000 });
+      attach(w, an1, MN1);
+      const home = homeAddressOf(MN1);
+      // The MN's DAD for its global address: how the AN learns it (and the record carries it).
+      w.fromMn(an1, dadNeighborSolicitation(mac(MN1), { target: home }));
+      w.advance(2000);
+      const context = an1.engine.exportContext(w.now, MN1)!;
+      expect(context.addresses).toContain(formatIpv6(home));
+      w.toAn(an2, { kind: "import-context", context, resume: false });
+      expect(w.haEvents("registration-accepted").at(-1)).toMatchObject({ coa: formatIpv4(COA2), binding: "moved" });
+      // The HA revoked AN1 at once; AN2's signed release (the app's rpc) comes after it.
+      expect(anEvents(an1, "released")).toMatchObject([{ mac: MN1, reason: "revoked" }]);
+      w.toAn(an1, { kind: "hand-over", mac: MN1, forwardTo: COA2 });
+      an1.toMn.length = 0;
+      an2.toMn.length = 0;
+      for (let seq = 10; seq < 30; seq++) {
+        w.fromHomeLink(echoRequestPacket(CN, home, seq));
+        w.advance(20);
+      }
+      const oldPath = w.haEvents("tunnel-tx").filter((e) => e.oldCareOf === true);
+      // Sent at 0, 20, ..., 180 ms after the move: ten to the old CoA, the rest to the new.
+      expect(oldPath).toHaveLength(10);
+      expect(oldPath.every((e) => e.coa === formatIpv4(COA1))).toBe(true);
+      const echoes = (to: typeof an1.toMn) => to.filter((d) => d.packet[6] === 58 && d.packet[40] === 128);
+      if (releaseForwardMs > 0) {
+        expect(echoes(an2.toMn)).toHaveLength(20);
+        expect(echoes(an1.toMn)).toHaveLength(0);
+        expect(an1.engine.counters.framesForwardedToPeer).toBe(10);
+        expect(an2.engine.counters.framesForwardedFromPeer).toBe(10);
+      } else {
+        // The old AN delivers them to the access link the MN has left (revocation linger): lost.
+        expect(echoes(an2.toMn)).toHaveLength(10);
+        expect(echoes(an1.toMn)).toHaveLength(10);
+      }
+    }
+  });
+
   it("answers a request off its clock with 133 carrying its own seconds; the AN resynchronises and is accepted", () => {
     const skewMs = 120_000;
     const w = new World({}, skewMs);

@@ -144,6 +144,12 @@ export class World {
       case "to-mn":
         an.toMn.push({ dst: copy.dst, src: copy.src, packet: copy.packet });
         return;
+      case "to-peer": {
+        // Issue 10: 6in4 from the old AN's CoA to the new AN's.
+        const peer = this.owner(copy.tunnel.homeAgent);
+        if (peer) this.queue.push({ to: peer, input: { kind: "tunnel-packet", outerSrc: copy.tunnel.careOf, outerDst: copy.tunnel.homeAgent, greKey: null, packet: copy.packet } });
+        return;
+      }
       default:
         return;
     }
@@ -186,6 +192,7 @@ function copyAction(a: Action): Action {
     case "send-signalling":
       return { ...a, bytes: a.bytes.slice() };
     case "to-tunnel":
+    case "to-peer":
       return { ...a, packet: a.packet.slice() };
     case "to-mn":
       return { ...a, dst: a.dst.slice(), src: a.src.slice(), packet: a.packet.slice() };

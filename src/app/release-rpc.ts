@@ -1,0 +1,92 @@
+// Issue 10: the signed release rpc between ANs (MQTT 5 request/response on
+// <p>/an/<id>/rpc). The new AN asks the AN that wrote the MN's record to let it go
+// and to forward what the HA still sends it to the new AN's care-of address
+// (src/core/handover-forward.ts). A forged release would let anyone on the broker cut
+// an MN off and redirect its downlink, so the request is signed with the asker's
+// fleet key (the envelope of the context records, context-record.ts), names the
+// asker (`by`, which must be the signer), is fresh (issued/expiry, at most
+// RELEASE_TTL_MS) and not replayed (a sequence above the last one accepted from
+// that signer for that MAC, in a bounded window). The answer is signed by the old
+// AN and names the request's sequence, so an old answer cannot stand for a new one.
+import type { KeyObject } from "node:crypto";
+import { formatIpv4, parseIpv4 } from "../wire/ipv4-address.ts";
+import { CONTEXT_RECORD_VERSION, openEnvelope, signEnvelope } from "./context-record.ts";
+
+/** How long the new AN waits for the old AN's answer to a release request. */
+export const RELEASE_RPC_TIMEOUT_MS = 1000;
+/** How long a request (and an answer) stays valid after it is issued. */
+export const RELEASE_TTL_MS = 10_000;
+/** An rpc message is small; anything larger is refused before it is parsed. */
+const MAX_RPC_BYTES = 2048;
+const MAC_RE = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
+
+export type ReleaseRefusal = "malformed" | "unknown-signer" | "forged" | "wrong-signer" | "expired" | "replayed" | "wrong-response-topic";
+
+export interface ReleaseRequest {
+  /** The asking AN (the signer). */
+  readonly by: string;
+  readonly mac: string;
+  /** The asker's care-of address for the MN: where the old AN forwards its downlink. */
+  readonly target: number;
+  readonly seq: number;
+}
+
+export type VerifiedRequest = { ok: true; request: ReleaseRequest } | { ok: false; reason: ReleaseRefusal; detail: string };
+
+export function encodeReleaseRequest(r: ReleaseRequest, nowWallMs: number, key: KeyObject): string {
+  return signEnvelope({ v: CONTEXT_RECORD_VERSION, op: "release", signer: r.by, by: r.by, mac: r.mac, target: formatIpv4(r.target), seq: r.seq, issuedAtMs: nowWallMs, expiresAtMs: nowWallMs + RELEASE_TTL_MS }, key);
+}
+
+/** Freshness of a signed rpc body: issued not in the future beyond the TTL, not expired, TTL not longer than ours. */
+function stale(r: Record<string, unknown>, nowWallMs: number): string | undefined {
+  if (typeof r.issuedAtMs !== "number" || typeof r.expiresAtMs !== "number" || r.expiresAtMs - r.issuedAtMs > RELEASE_TTL_MS) return "bad times";
+  if (r.expiresAtMs <= nowWallMs) return `expired ${nowWallMs - r.expiresAtMs} ms ago`;
+  if (r.issuedAtMs > nowWallMs + RELEASE_TTL_MS) return "issued in the future";
+  return undefined;
+}
+
+/** Checks a release request; never throws. Order: envelope (signer known, signature), shape, signer = by, freshness, replay. */
+export function verifyReleaseRequest(bytes: Buffer, o: { keys: ReadonlyMap<string, KeyObject>; nowWallMs: number; lastSeq: (signer: string, mac: string) => number | undefined }): VerifiedRequest {
+  const opened = openEnvelope(bytes, o.keys, MAX_RPC_BYTES);
+  if (!opened.ok) return opened;
+  const r = opened.body;
+  const target = typeof r.target === "string" ? parseIpv4(r.target) : null;
+  if (r.op !== "release" || typeof r.by !== "string" || typeof r.mac !== "string" || !MAC_RE.test(r.mac) || target === null || !Number.isSafeInteger(r.seq) || (r.seq as number) < 0)
+    return { ok: false, reason: "malformed", detail: "not a release request" };
+  if (r.by !== opened.signer) return { ok: false, reason: "wrong-signer", detail: `by ${r.by.slice(0, 64)} is not the signer ${opened.signer}` };
+  const old = stale(r, o.nowWallMs);
+  if (old) return { ok: false, reason: old === "bad times" ? "malformed" : "expired", detail: old };
+  const last = o.lastSeq(opened.signer, r.mac);
+  if (last !== undefined && (r.seq as number) <= last) return { ok: false, reason: "replayed", detail: `seq ${String(r.seq)} not above ${last}` };
+  return { ok: true, request: { by: r.by, mac: r.mac, target, seq: r.seq as number } };
+}
+
+export interface ReleaseAnswer {
+  readonly signer: string;
+  readonly mac: string;
+  readonly released: boolean;
+  /** The sequence of the request answered. */
+  readonly requestSeq: number;
+}
+
+export function encodeReleaseAnswer(a: ReleaseAnswer, nowWallMs: number, key: KeyObject): string {
+  return signEnvelope({ v: CONTEXT_RECORD_VERSION, op: "released", ...a, issuedAtMs: nowWallMs, expiresAtMs: nowWallMs + RELEASE_TTL_MS }, key);
+}
+
+export type AnswerRejection = "malformed" | "unknown-signer" | "forged" | "wrong-signer" | "expired" | "mismatch";
+
+/** Checks an answer against the request it should answer; never throws. */
+export function verifyReleaseAnswer(
+  bytes: Buffer,
+  o: { keys: ReadonlyMap<string, KeyObject>; nowWallMs: number; signer: string; mac: string; requestSeq: number },
+): { ok: true; released: boolean } | { ok: false; reason: AnswerRejection; detail: string } {
+  const opened = openEnvelope(bytes, o.keys, MAX_RPC_BYTES);
+  if (!opened.ok) return opened;
+  const r = opened.body;
+  if (r.op !== "released" || typeof r.released !== "boolean") return { ok: false, reason: "malformed", detail: "not a release answer" };
+  if (opened.signer !== o.signer) return { ok: false, reason: "wrong-signer", detail: `answered by ${opened.signer}, asked ${o.signer}` };
+  if (r.mac !== o.mac || r.requestSeq !== o.requestSeq) return { ok: false, reason: "mismatch", detail: "answers another request" };
+  const old = stale(r, o.nowWallMs);
+  if (old) return { ok: false, reason: old === "bad times" ? "malformed" : "expired", detail: old };
+  return { ok: true, released: r.released };
+}

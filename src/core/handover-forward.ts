@@ -1,0 +1,146 @@
+// Issue 10, "nothing is lost" on handover. At the old AN: once the MN is released
+// to a new AN that named its care-of address for it (the signed release request,
+// src/app/release-rpc.ts), what the MN's HA still sends to the old CoA/GRE key (a
+// slow or in-flight HA path, or packets already under way) goes on to the new AN
+// as plain 6in4 (RFC 4213) from the old CoA, for `releaseForwardMs`, instead of to
+// an access link the MN has left; so do the downlink packets still held for it.
+// Either order with the HA's revocation works: a release of a session that was
+// revoked meanwhile takes the lingering entry's CoA (revoked-linger.ts).
+// At the new AN: 6in4 from the old AN's CoA (from the signed context record, never
+// from anything unsigned) to the new session's CoA, for one of that MN's addresses,
+// goes to the MN for `peerForwardAcceptMs`; anything else from there is dropped as
+// before. The inner IPv6 packet is never changed. Bounded: maxSessions entries each
+// side, oldest dropped first; expiry is lazy (no timers here).
+import { formatIpv4 } from "../wire/ipv4-address.ts";
+import { formatIpv6 } from "../wire/ipv6-address.ts";
+import type { CareOf } from "./care-of.ts";
+import type { EngineParts } from "./engine-parts.ts";
+import { ExpiringTunnelIndex } from "./expiring-tunnel-index.ts";
+import type { TunnelPacket } from "./forwarding.ts";
+import { inspectDownlink } from "./ipv6-inspect.ts";
+import type { Session } from "./session.ts";
+
+/** A released session's downlink identity and where its packets go now. */
+export interface ForwardEntry {
+  readonly mac: string;
+  readonly homeAgent: number;
+  readonly careOf: CareOf;
+  /** The new AN's care-of address for the MN (outer destination). */
+  readonly target: number;
+  readonly until: number;
+}
+
+/** A handed-over session accepting from the old AN (one entry per MN address). */
+interface AcceptEntry {
+  readonly mac: string;
+  /** The old AN's care-of address (outer source). */
+  readonly peer: number;
+  /** The new session's care-of address (outer destination). */
+  readonly careOf: number;
+  readonly until: number;
+}
+
+const IPV6_HEADER = 40;
+const IPV6_DST_OFFSET = 24;
+
+export class HandoverForward {
+  readonly forwards: ExpiringTunnelIndex<ForwardEntry>;
+  /** By the MN's IPv6 address (the inner destination), oldest first. */
+  private readonly accepts = new Map<string, AcceptEntry>();
+
+  constructor(private maxEntries: number) {
+    this.forwards = new ExpiringTunnelIndex<ForwardEntry>(maxEntries);
+  }
+
+  setMaxEntries(n: number): void {
+    this.maxEntries = n;
+    this.forwards.setMaxEntries(n);
+  }
+
+  get acceptSize(): number {
+    return this.accepts.size;
+  }
+
+  openAccept(now: number, address: string, e: AcceptEntry): void {
+    for (const [a, old] of this.accepts) {
+      if (old.until >= now) break;
+      this.accepts.delete(a);
+    }
+    this.accepts.delete(address);
+    this.accepts.set(address, e);
+    while (this.accepts.size > this.maxEntries) this.accepts.delete(this.accepts.keys().next().value as string);
+  }
+
+  accepting(now: number, address: string): AcceptEntry | undefined {
+    const e = this.accepts.get(address);
+    if (e && e.until < now) {
+      this.accepts.delete(address);
+      return undefined;
+    }
+    return e;
+  }
+}
+
+/**
+ * The engine's `hand-over` input: the session (if any) is let go without
+ * deregistering; with a forwarding target (and the window configured) its
+ * downlink is forwarded there from now on, and what is held for the MN goes first.
+ * A session already revoked (lingering) gets the same window.
+ */
+export function handOver(p: EngineParts, now: number, mac: string, forwardTo: number | undefined, release: (s: Session) => void): void {
+  const s = p.table.get(mac);
+  const ms = p.config.releaseForwardMs ?? 0;
+  const forward = forwardTo !== undefined && ms > 0;
+  if (!forward) {
+    if (s) release(s);
+    return;
+  }
+  const from = s ? { homeAgent: s.realm.homeAgent, careOf: s.careOf } : p.linger.findMac(now, mac);
+  if (!from) return;
+  const e: ForwardEntry = { mac, homeAgent: from.homeAgent, careOf: { address: from.careOf.address, greKey: from.careOf.greKey }, target: forwardTo, until: now + ms };
+  p.counters.forwardEntriesDropped += p.handoverForward.forwards.add(now, e);
+  p.counters.forwardWindowsOpened++;
+  p.outbox.emit({ type: "forwarding-to-peer", mac, target: formatIpv4(forwardTo), windowMs: ms });
+  if (!s) return;
+  if (s.heldDownlink) {
+    const held = p.hold.drain(s.heldDownlink);
+    s.heldDownlink = null;
+    for (const packet of held) toPeer(p, e, packet);
+  }
+  release(s);
+}
+
+/** A downlink packet of a released session: on to the new AN (true), or not ours (false). */
+export function forwardToPeer(p: EngineParts, now: number, t: TunnelPacket): boolean {
+  const e = p.handoverForward.forwards.find(now, t.outerDst, t.greKey);
+  if (!e || t.outerSrc !== e.homeAgent || t.outerDst !== e.careOf.address) return false;
+  toPeer(p, e, t.packet);
+  return true;
+}
+
+function toPeer(p: EngineParts, e: ForwardEntry, packet: Uint8Array): void {
+  p.counters.framesForwardedToPeer++;
+  // Plain 6in4 (no GRE key: the new AN matches on the outer addresses), the packet as it came.
+  p.outbox.push({ kind: "to-peer", tunnel: { careOf: e.careOf.address, homeAgent: e.target, greKey: null }, packet });
+}
+
+/** After a handover in (a verified record): 6in4 from the old AN's CoA for this MN's addresses is taken for a while. */
+export function openAcceptFromPeer(p: EngineParts, now: number, s: Session, peer: number): void {
+  const ms = p.config.peerForwardAcceptMs ?? 0;
+  if (ms <= 0 || peer === s.careOf.address) return;
+  for (const address of s.addresses) p.handoverForward.openAccept(now, address, { mac: s.mac, peer, careOf: s.careOf.address, until: now + ms });
+  if (s.addresses.length > 0) p.counters.acceptWindowsOpened++;
+}
+
+/** A tunnel packet no session took: the old AN forwarding to one of our MNs (true: delivered). */
+export function acceptFromPeer(p: EngineParts, now: number, t: TunnelPacket): boolean {
+  if (p.handoverForward.acceptSize === 0 || t.greKey !== null || t.packet.length < IPV6_HEADER) return false;
+  const a = p.handoverForward.accepting(now, formatIpv6(t.packet, IPV6_DST_OFFSET));
+  if (!a || t.outerSrc !== a.peer || t.outerDst !== a.careOf) return false;
+  const s = p.table.get(a.mac);
+  if (!s || s.careOf.address !== a.careOf || inspectDownlink(t.packet).kind === "malformed") return false;
+  p.counters.framesForwardedFromPeer++;
+  p.counters.framesToMn++;
+  p.outbox.push({ kind: "to-mn", dst: s.macBytes, src: s.haLinkLayer ?? p.config.accessMac, packet: t.packet });
+  return true;
+}

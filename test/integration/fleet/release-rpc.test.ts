@@ -1,0 +1,112 @@
+// Issue 10: the signed release rpc through a real mosquitto. The new AN's request
+// is signed with its fleet key and names its CoA for the MN; the old AN serves only
+// a request that verifies (known signer, signature, `by` = signer, fresh, not
+// replayed, answer to the asker's own rpc topic) and answers signed; everything else
+// is counted by reason, logged at warn without secrets and not answered. The new AN
+// takes only an answer signed by the AN it asked, for the request it sent.
+import { describe, expect, it, onTestFinished } from "vitest";
+import { privateKeyFromSeed, signEnvelope } from "../../../src/app/context-record.ts";
+import { encodeReleaseAnswer, encodeReleaseRequest } from "../../../src/app/release-rpc.ts";
+import { Broker, mosquittoUnavailableReason } from "../../support/mosquitto.ts";
+import { until, Watcher } from "../../support/mqtt-watch.ts";
+import { publicKeyHex, seed, startAgent } from "./fleet-host.ts";
+
+const skip = mosquittoUnavailableReason();
+const P = "netmip/v1";
+const key = (n: number) => privateKeyFromSeed(seed(n));
+const fleetKeys = { "an-1": publicKeyHex(1), "an-2": publicKeyHex(2), "an-3": publicKeyHex(3) };
+const MN = "02:11:22:33:44:01";
+const MN2 = "02:11:22:33:44:02";
+const NEW_COA = 0xc6120014; // 198.18.0.20
+const rpc = (id: string) => `${P}/an/${id}/rpc`;
+const agent = (broker: Broker, id: string, n: number) => startAgent(broker.url, P, id, n, fleetKeys, (stop) => onTestFinished(stop));
+/** A broker for one test, and an observer/attacker client on the given topics. */
+async function setUp(topics: string[]): Promise<{ broker: Broker; w: Watcher }> {
+  const broker = await Broker.start();
+  onTestFinished(() => broker.cleanup());
+  const w = await Watcher.connect(broker.url, topics);
+  onTestFinished(() => w.close());
+  return { broker, w };
+}
+
+describe.skipIf(skip !== undefined)(`signed release rpc over mosquitto${skip ? ` (skipped: ${skip})` : ""}`, () => {
+  it("serves the signed request and answers signed; refuses forged, wrong-signer, unknown-signer, replayed, expired and misdirected requests, counted and unanswered", async () => {
+    const { broker, w } = await setUp([rpc("an-1"), rpc("an-2")]);
+    const { a: oldAn, host: oldHost } = await agent(broker, "an-1", 1);
+    const { a: newAn } = await agent(broker, "an-2", 2);
+    await new Promise((r) => setTimeout(r, 100));
+
+    // The good one: served, the target passed on, the answer signed by an-1.
+    expect(await newAn.requestRelease("an-1", MN, NEW_COA)).toBe(true);
+    expect(oldHost.released).toEqual([MN]);
+    expect(oldHost.forwardTargets).toEqual([NEW_COA]);
+    expect(oldAn.stats().releasesServed).toBe(1);
+    // The observer's copies may trail the agents' (another connection): wait for both.
+    await w.next(rpc("an-1"));
+    await w.next(rpc("an-2"));
+    const request = w.seen.find((s) => s.topic === rpc("an-1"))!;
+    const requestBody = JSON.parse((JSON.parse(request.text) as { body: string }).body) as Record<string, unknown>;
+    expect(requestBody).toMatchObject({ op: "release", signer: "an-2", by: "an-2", mac: MN, target: "198.18.0.20" });
+    expect(typeof requestBody.seq).toBe("number");
+    expect((requestBody.expiresAtMs as number) - (requestBody.issuedAtMs as number)).toBe(10_000);
+    const answer = w.seen.find((s) => s.topic === rpc("an-2"))!;
+    const answerOuter = JSON.parse(answer.text) as { body: string; sig: string };
+    expect(JSON.parse(answerOuter.body)).toMatchObject({ op: "released", signer: "an-1", mac: MN, released: true, requestSeq: requestBody.seq });
+    expect(answerOuter.sig).toMatch(/^[A-Za-z0-9+/]{86}==$/);
+
+    const answersBefore = w.seen.filter((s) => s.topic === rpc("an-2")).length;
+    const send = (payload: string, responseTopic = rpc("an-2")) => w.publish(rpc("an-1"), payload, false, { responseTopic, correlationData: Buffer.from("attacker-1") });
+    const now = Date.now();
+    const fresh = (seq: number) => ({ by: "an-2", mac: MN, target: NEW_COA, seq });
+    // Replayed: the captured request again, byte for byte.
+    await send(request.text);
+    // Forged: the captured body with another target, the signature kept.
+    const outer = JSON.parse(request.text) as { body: string; sig: string };
+    await send(JSON.stringify({ body: outer.body.replace("198.18.0.20", "198.18.0.66"), sig: outer.sig }));
+    // A fleet member (an-3, say compromised) speaking as an-2: signer an-2 with an-3's key (forged), or its own signer claiming by an-2.
+    await send(encodeReleaseRequest(fresh(now + 10), now, key(3)));
+    await send(signEnvelope({ v: 1, op: "release", signer: "an-3", by: "an-2", mac: MN, target: "198.18.0.20", seq: now + 11, issuedAtMs: now, expiresAtMs: now + 10_000 }, key(3)));
+    // Not in fleetKeys.
+    await send(signEnvelope({ v: 1, op: "release", signer: "an-9", by: "an-9", mac: MN, target: "198.18.0.20", seq: now + 12, issuedAtMs: now, expiresAtMs: now + 10_000 }, key(9)));
+    // Expired: properly signed by an-2, 20 s ago.
+    await send(encodeReleaseRequest(fresh(now + 13), now - 20_000, key(2)));
+    // Properly signed and fresh, but the answer aimed at another AN's topic.
+    await send(encodeReleaseRequest(fresh(now + 14), now, key(2)), rpc("an-3"));
+    // Malformed.
+    await send("{not json");
+    await until(() => Object.values(oldAn.stats().releasesRefused).reduce((a, b) => a + b, 0) === 8, "eight refusals");
+    expect(oldAn.stats().releasesRefused).toEqual({ malformed: 1, "unknown-signer": 1, forged: 2, "wrong-signer": 1, expired: 1, replayed: 1, "wrong-response-topic": 1 });
+    expect(oldHost.released).toEqual([MN]);
+    expect(oldAn.stats().releasesServed).toBe(1);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(w.seen.filter((s) => s.topic === rpc("an-2")).length).toBe(answersBefore); // none answered
+    const refusals = oldHost.logText.split("\n").filter((l) => l.includes("release request refused"));
+    expect(refusals).toHaveLength(8);
+    expect(refusals.map((l) => (JSON.parse(l) as { level: string }).level)).toEqual(Array(8).fill("warn"));
+    for (const n of [1, 2, 3]) expect(oldHost.logText).not.toContain(seed(n).toString("hex"));
+
+    // A fresh signed request after all that is served (the window only holds what was accepted).
+    expect(await newAn.requestRelease("an-1", MN, NEW_COA)).toBe(true);
+    expect(oldAn.stats().releasesServed).toBe(2);
+  });
+
+  it("the new AN ignores answers not signed by the AN it asked or for another request, and takes the right one", async () => {
+    // an-3 is played by the test (its key), to craft answers.
+    const { broker, w } = await setUp([rpc("an-3")]);
+    const { a: newAn } = await agent(broker, "an-2", 2);
+    await new Promise((r) => setTimeout(r, 100));
+    const pending = newAn.requestRelease("an-3", MN2, NEW_COA, 5000);
+    const req = await w.next<{ body: string }>(rpc("an-3"));
+    const seq = (JSON.parse(req.body) as { seq: number }).seq;
+    const correlationData = w.seen.find((s) => s.topic === rpc("an-3"))!.packet.properties!.correlationData!;
+    const answer = (payload: string) => w.publish(rpc("an-2"), payload, false, { correlationData: Buffer.from(correlationData) });
+    const now = Date.now();
+    await answer(encodeReleaseAnswer({ signer: "an-1", mac: MN2, released: true, requestSeq: seq }, now, key(1))); // not whom it asked
+    await answer(encodeReleaseAnswer({ signer: "an-3", mac: MN2, released: true, requestSeq: seq - 1 }, now, key(3))); // another request
+    await answer(encodeReleaseAnswer({ signer: "an-3", mac: MN2, released: true, requestSeq: seq }, now, key(1))); // forged
+    await until(() => Object.values(newAn.stats().releaseAnswersRejected).reduce((a, b) => a + b, 0) === 3, "three answers rejected");
+    await answer(encodeReleaseAnswer({ signer: "an-3", mac: MN2, released: true, requestSeq: seq }, now, key(3)));
+    expect(await pending).toBe(true);
+    expect(newAn.stats().releaseAnswersRejected).toMatchObject({ "wrong-signer": 1, mismatch: 1, forged: 1 });
+  });
+});

@@ -1,0 +1,51 @@
+// Issue 10: the signed release request and answer, checked without a broker (the
+// broker path: test/integration/fleet/release-rpc.test.ts).
+import { describe, expect, it } from "vitest";
+import { privateKeyFromSeed, publicKeyFromRaw, rawPublicKey, signEnvelope } from "../../../src/app/context-record.ts";
+import { encodeReleaseAnswer, encodeReleaseRequest, RELEASE_TTL_MS, verifyReleaseAnswer, verifyReleaseRequest } from "../../../src/app/release-rpc.ts";
+
+const key = (n: number) => privateKeyFromSeed(Buffer.alloc(32, n));
+const keys = new Map([1, 2].map((n) => [`an-${n}`, publicKeyFromRaw(rawPublicKey(key(n)))]));
+const NOW = 1_750_000_000_000;
+const MAC = "02:11:22:33:44:01";
+const request = (seq = 7, now = NOW) => Buffer.from(encodeReleaseRequest({ by: "an-2", mac: MAC, target: 0xc6120014, seq }, now, key(2)));
+const check = (bytes: Buffer, last?: number, now = NOW) => verifyReleaseRequest(bytes, { keys, nowWallMs: now, lastSeq: () => last });
+
+describe("release request", () => {
+  it("a good one verifies with its fields", () => {
+    expect(check(request())).toEqual({ ok: true, request: { by: "an-2", mac: MAC, target: 0xc6120014, seq: 7 } });
+  });
+
+  it("refuses a replay (seq not above the last accepted), an expired one, one from the future, one with a longer life", () => {
+    expect(check(request(7), 7)).toMatchObject({ ok: false, reason: "replayed" });
+    expect(check(request(7), undefined, NOW + RELEASE_TTL_MS)).toMatchObject({ ok: false, reason: "expired" });
+    expect(check(request(7, NOW + RELEASE_TTL_MS + 1))).toMatchObject({ ok: false, reason: "expired" });
+    const long = Buffer.from(signEnvelope({ v: 1, op: "release", signer: "an-2", by: "an-2", mac: MAC, target: "198.18.0.20", seq: 8, issuedAtMs: NOW, expiresAtMs: NOW + RELEASE_TTL_MS + 1 }, key(2)));
+    expect(check(long)).toMatchObject({ ok: false, reason: "malformed" });
+  });
+
+  it("refuses a context record's envelope (no op), a bad target, a bad MAC", () => {
+    for (const body of [
+      { v: 1, signer: "an-2", seq: 1 },
+      { v: 1, op: "release", signer: "an-2", by: "an-2", mac: MAC, target: "not-an-address", seq: 1, issuedAtMs: NOW, expiresAtMs: NOW + 1000 },
+      { v: 1, op: "release", signer: "an-2", by: "an-2", mac: "02:11:22:33:44", target: "198.18.0.20", seq: 1, issuedAtMs: NOW, expiresAtMs: NOW + 1000 },
+    ])
+      expect(check(Buffer.from(signEnvelope(body, key(2))))).toMatchObject({ ok: false, reason: "malformed" });
+  });
+});
+
+describe("release answer", () => {
+  const answer = (o: { signer?: string; requestSeq?: number; k?: number; released?: boolean } = {}) =>
+    Buffer.from(encodeReleaseAnswer({ signer: o.signer ?? "an-1", mac: MAC, released: o.released ?? true, requestSeq: o.requestSeq ?? 7 }, NOW, key(o.k ?? 1)));
+  const take = (b: Buffer) => verifyReleaseAnswer(b, { keys, nowWallMs: NOW, signer: "an-1", mac: MAC, requestSeq: 7 });
+
+  it("takes the asked AN's answer to this request only", () => {
+    expect(take(answer())).toEqual({ ok: true, released: true });
+    expect(take(answer({ released: false }))).toEqual({ ok: true, released: false });
+    expect(take(answer({ signer: "an-2", k: 2 }))).toMatchObject({ ok: false, reason: "wrong-signer" });
+    expect(take(answer({ requestSeq: 6 }))).toMatchObject({ ok: false, reason: "mismatch" });
+    expect(take(answer({ k: 2 }))).toMatchObject({ ok: false, reason: "forged" });
+    // A request is not an answer.
+    expect(take(request())).toMatchObject({ ok: false, reason: "malformed" });
+  });
+});
