@@ -17,7 +17,7 @@ import { answer } from "../../support/home-agent-messages.ts";
 import { Broker } from "../../support/mosquitto.ts";
 import { Lab } from "../../support/netns.ts";
 import type { JsonChild } from "../daemon/daemon-lab.ts";
-import { AS_NOBODY_WITH_NET_CAPS, bundleDaemon, bundlePeer, daemonLabGate, scratchDir, sleep, spawnInNetns } from "../daemon/daemon-lab.ts";
+import { AS_NOBODY_WITH_NET_CAPS, bundleDaemon, bundlePeer, daemonLabGate, daemonNamespaces, scratchDir, sleep, spawnInNetns } from "../daemon/daemon-lab.ts";
 
 const run = daemonLabGate();
 const P = "netmip/v1";
@@ -85,20 +85,11 @@ describe.skipIf(!run)("issue 10 telemetry: the daemon, mosquitto and a scripted 
   };
 
   beforeAll(async () => {
-    nsAn = lab.netns("an");
-    const nsHa = lab.netns("ha");
-    const nsMn = lab.netns("mn");
-    // Only the injected frames come from the MN's side; the HA side speaks IPv4 only.
-    for (const ns of [nsHa, nsMn]) lab.exec(ns, "sysctl", "-q", "-w", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1");
-    lab.exec(nsAn, "sysctl", "-q", "-w", "net.ipv4.ip_unprivileged_port_start=434");
-    lab.veth(nsAn, "up0", nsHa, "ha0");
-    lab.veth(nsAn, "acc0", nsMn, "eth0");
-    lab.exec(nsAn, "ip", "addr", "add", "10.0.0.1/24", "dev", "up0");
-    for (const a of COAS) lab.exec(nsAn, "ip", "addr", "add", `${a}/24`, "dev", "up0");
-    lab.exec(nsAn, "ip", "link", "set", "up0", "up");
-    lab.exec(nsAn, "ip", "link", "set", "acc0", "up");
-    lab.exec(nsHa, "ip", "addr", "add", `${HA}/24`, "dev", "ha0");
-    lab.exec(nsHa, "ip", "link", "set", "ha0", "up");
+    const ns = daemonNamespaces(lab, { ha: HA, coas: COAS });
+    nsAn = ns.an;
+    const [nsHa, nsMn] = [ns.ha, ns.mn];
+    // Only the injected frames come from the MN's side (its kernel stays quiet: no IPv6).
+    lab.exec(nsMn, "sysctl", "-q", "-w", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1");
     lab.exec(nsMn, "ip", "link", "set", "eth0", "up");
     let runDir = "";
     ({ dir, run: runDir } = scratchDir());
