@@ -126,7 +126,7 @@ export class TelemetrySampler {
 }
 
 /** IPv6 packets and bytes each way: what the engine forwarded plus what the kernel fast path carried. */
-function trafficEachWay(slow: ForwardedTraffic, fast: FastPathStats | undefined): { uplink: { packets: number; bytes: number }; downlink: { packets: number; bytes: number } } {
+export function trafficEachWay(slow: ForwardedTraffic, fast: FastPathStats | undefined): { uplink: { packets: number; bytes: number }; downlink: { packets: number; bytes: number } } {
   return {
     uplink: { packets: slow.uplinkPackets + (fast?.uplinkPackets ?? 0), bytes: slow.uplinkBytes + (fast?.uplinkBytes ?? 0) },
     downlink: { packets: slow.downlinkPackets + (fast?.downlinkPackets ?? 0), bytes: slow.downlinkBytes + (fast?.downlinkBytes ?? 0) },
