@@ -25,9 +25,19 @@ export interface ActionRouterParts {
   readonly onFlush?: () => void;
 }
 
+/** IPv6 packets (no outer or Ethernet header) the engine forwarded, each way: the slow path's share of the traffic. */
+export interface ForwardedTraffic {
+  uplinkPackets: number;
+  uplinkBytes: number;
+  downlinkPackets: number;
+  downlinkBytes: number;
+}
+
 export class ActionRouter implements ActionSink {
   /** Signalling the router could not hand to a socket. */
   signallingDropped = 0;
+  /** Issue 10: bytes each way (the datapath counts packets only; the kernel fast path counts its own). */
+  readonly forwarded: ForwardedTraffic = { uplinkPackets: 0, uplinkBytes: 0, downlinkPackets: 0, downlinkBytes: 0 };
 
   constructor(private readonly parts: ActionRouterParts) {}
 
@@ -38,12 +48,16 @@ export class ActionRouter implements ActionSink {
         if (!p.signalling.send(a.from, a.to, a.toPort, a.bytes)) this.signallingDropped++;
         return;
       case "to-tunnel":
+        this.forwarded.uplinkPackets++;
+        this.forwarded.uplinkBytes += a.packet.length;
         p.datapath.toTunnel(a.tunnel, a.packet, a.mac);
         return;
       case "to-peer":
         p.datapath.toTunnel(a.tunnel, a.packet);
         return;
       case "to-mn":
+        this.forwarded.downlinkPackets++;
+        this.forwarded.downlinkBytes += a.packet.length;
         p.datapath.toMn(a.dst, a.src, a.packet);
         return;
       case "bind":

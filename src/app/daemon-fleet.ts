@@ -19,8 +19,6 @@ export interface FleetHost {
   config(): AnConfig;
   apply(candidate: LoadedConfig): Promise<ApplyOutcome>;
   telemetry(): Record<string, unknown>;
-  /** MAC and state of every session. */
-  sessions(): Iterable<{ readonly mac: string; readonly state: string }>;
   sessionCount(): number;
   exportContext(mac: string): SessionContext | undefined;
   hasSession(mac: string): boolean;
@@ -48,11 +46,7 @@ export class DaemonFleet {
       board: host.board,
       config: () => host.config(),
       apply: (candidate) => host.apply(candidate),
-      telemetry: () => {
-        const byState: Record<string, number> = {};
-        for (const s of host.sessions()) byState[s.state] = (byState[s.state] ?? 0) + 1;
-        return { ...host.telemetry(), sessionsByState: byState };
-      },
+      telemetry: () => host.telemetry(),
       sessions: () => host.sessionCount(),
       exportContext: (mac) => host.exportContext(mac),
       release: (mac, forwardTo) => {
@@ -71,11 +65,12 @@ export class DaemonFleet {
         ? undefined
         : new HandoverFetch({
             fetch: (mac) => f.fetchRecord(mac),
-            importContext: ({ context, signer }) => {
+            importContext: ({ context, signer }, askedAt) => {
               // A session started meanwhile (a trigger arrived): it stands.
               if (host.stopping() || host.hasSession(context.mac)) return;
               host.log.info({ mac: context.mac, nai: context.nai, from: signer }, "context record imported: registering at once");
-              host.feed({ kind: "import-context", context, resume: false });
+              // The handover's interruption is measured from the frame that started the fetch (issue 10).
+              host.feed({ kind: "import-context", context, resume: false, firstSeenAt: askedAt });
               // The old AN lets go (no deregistration: our registration replaces its binding) and
               // forwards what the HA still sends it to our CoA for the MN (handover-forward.ts).
               const ours = host.exportContext(context.mac);

@@ -218,7 +218,6 @@ export class Daemon implements SignalTarget {
         this.sampler.sampleDatapath();
         return this.telemetry();
       },
-      sessions: () => this.driver.engine.sessions(),
       sessionCount: () => this.driver.engine.sessionCount,
       exportContext: (mac) => this.driver.engine.exportContext(this.driver.now(), mac),
       hasSession: (mac) => this.driver.engine.session(mac) !== undefined,

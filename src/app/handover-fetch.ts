@@ -12,8 +12,8 @@ import { TokenBucket } from "./token-bucket.ts";
 
 export interface HandoverFetchOptions {
   readonly fetch: (mac: string) => Promise<FetchedContext | undefined>;
-  /** A verified record: import it (and ask its writer to let the MN go). */
-  readonly importContext: (fetched: FetchedContext) => void;
+  /** A verified record: import it (and ask its writer to let the MN go). `askedAt`: nowMs() of the frame that started the fetch. */
+  readonly importContext: (fetched: FetchedContext, askedAt: number) => void;
   /** No verified record came (not found, refused, broker down, timed out). */
   readonly noContext?: (mac: string) => void;
   /** The station's first frame, fed again once the record was imported or the registration started. */
@@ -89,12 +89,12 @@ export class HandoverFetch {
     const kept = frame ? Uint8Array.from(frame) : undefined;
     this.pending.add(mac);
     this.o.fetch(mac).then(
-      (ctx) => this.done(mac, ctx, kept),
-      () => this.done(mac, undefined, kept),
+      (ctx) => this.done(mac, ctx, kept, now),
+      () => this.done(mac, undefined, kept, now),
     );
   }
 
-  private done(mac: string, ctx: FetchedContext | undefined, frame: Uint8Array | undefined): void {
+  private done(mac: string, ctx: FetchedContext | undefined, frame: Uint8Array | undefined, askedAt: number): void {
     this.counters.inFlight--;
     this.pending.delete(mac);
     if (!ctx) {
@@ -102,7 +102,7 @@ export class HandoverFetch {
       this.o.noContext?.(mac);
     } else {
       this.counters.imported++;
-      this.o.importContext(ctx);
+      this.o.importContext(ctx, askedAt);
     }
     if (frame) this.o.replay?.(frame);
   }

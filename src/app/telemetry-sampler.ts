@@ -3,10 +3,10 @@
 // their own into once-per-cause warnings.
 import type { EngineCounters } from "../core/counters.ts";
 import type { Clock } from "../io/clock.ts";
-import type { Datapath } from "../io/datapath.ts";
+import type { Datapath, FastPathStats } from "../io/datapath.ts";
 import type { PortRecorder } from "../io/recording-ports.ts";
 import type { SignallingSockets } from "../io/signalling-sockets.ts";
-import type { ActionRouter } from "./action-router.ts";
+import type { ActionRouter, ForwardedTraffic } from "./action-router.ts";
 import type { EngineDriver } from "./driver.ts";
 import type { EventLog } from "./event-log.ts";
 import type { Logger } from "./logger.ts";
@@ -80,12 +80,24 @@ export class TelemetrySampler {
   telemetry(): Record<string, unknown> {
     const { driver, datapath, signalling, router, stations, events, recorder } = this.s;
     const e = driver.engine;
+    const d = datapath.stats();
+    const sessionsByState: Record<string, number> = {};
+    for (const s of e.sessions()) sessionsByState[s.state] = (sessionsByState[s.state] ?? 0) + 1;
+    const registrations = e.registrationTelemetry();
+    const m = process.memoryUsage();
     return {
       sessions: e.sessionCount,
+      sessionsByState,
       heldFrames: e.heldFrames,
       heldBytes: e.heldBytes,
       engine: { ...e.counters },
-      datapath: datapath.stats(),
+      // Issue 10 (README "The fleet over MQTT", telemetry fields).
+      registrationsByCode: registrations.byCode,
+      registrationRttMs: registrations.rttMs,
+      handovers: { in: e.counters.handoversIn, out: e.counters.handoversOut, interruptionMs: e.handoverInterruption() },
+      traffic: trafficEachWay(router.forwarded, d.fastPath),
+      memory: { rss: m.rss, heapUsed: m.heapUsed, external: m.external },
+      datapath: d,
       signalling: { ...signalling.stats(), dropped: router.signallingDropped },
       stations: stations.telemetry(),
       causes: events.totals(),
@@ -111,4 +123,12 @@ export class TelemetrySampler {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
   }
+}
+
+/** IPv6 packets and bytes each way: what the engine forwarded plus what the kernel fast path carried. */
+export function trafficEachWay(slow: ForwardedTraffic, fast: FastPathStats | undefined): { uplink: { packets: number; bytes: number }; downlink: { packets: number; bytes: number } } {
+  return {
+    uplink: { packets: slow.uplinkPackets + (fast?.uplinkPackets ?? 0), bytes: slow.uplinkBytes + (fast?.uplinkBytes ?? 0) },
+    downlink: { packets: slow.downlinkPackets + (fast?.downlinkPackets ?? 0), bytes: slow.downlinkBytes + (fast?.downlinkBytes ?? 0) },
+  };
 }

@@ -83,6 +83,13 @@ export function newEngineCounters() {
     /** New AN: */
     acceptWindowsOpened: 0,
     framesForwardedFromPeer: 0,
+
+    // Issue 10 (registrations by code, round trips and the interruption histogram:
+    // registration-stats.ts, handover-stats.ts).
+    /** Sessions started from another AN's context (import-context, resume false). */
+    handoversIn: 0,
+    /** Sessions released because another AN took the MN over (the hand-over input). */
+    handoversOut: 0,
   };
 }
 

@@ -7,9 +7,11 @@ import type { EngineCounters } from "./counters.ts";
 import type { EntryHoldOff } from "./entry-hold-off.ts";
 import type { ReleaseReason } from "./events.ts";
 import type { HandoverForward } from "./handover-forward.ts";
+import type { HandoverStats } from "./handover-stats.ts";
 import type { HoldPool } from "./hold-buffer.ts";
 import type { Outbox } from "./outbox.ts";
 import type { RandomSource } from "./random.ts";
+import type { RegistrationStats } from "./registration-stats.ts";
 import type { RevokedLinger } from "./revoked-linger.ts";
 import type { Session } from "./session.ts";
 import type { SessionTable } from "./session-table.ts";
@@ -34,6 +36,10 @@ export interface EngineParts {
   readonly handoverForward: HandoverForward;
   /** issue 9 item 2: stations held off after a DAD failure. */
   readonly entryHoldOff: EntryHoldOff;
+  /** Issue 10: replies by code, timeouts, round trips per HA. */
+  readonly registrationStats: RegistrationStats;
+  /** Issue 10: imported sessions waiting for their first forwarded frame (handover interruption). */
+  readonly handovers: HandoverStats;
   /** issue 9 item 5: set by the shutdown input; deadlines then send what is owed and end sessions. */
   shuttingDown: boolean;
 }

@@ -28,6 +28,7 @@ import type { Action, Trigger } from "./events.ts";
 import { Forwarding } from "./forwarding.ts";
 import { EntryHoldOff, entryRefused } from "./entry-hold-off.ts";
 import { handOver, HandoverForward, openAcceptFromPeer } from "./handover-forward.ts";
+import { HandoverStats } from "./handover-stats.ts";
 import { HoldPool } from "./hold-buffer.ts";
 import { AuthorisedStations } from "./authorised-stations.ts";
 import { realmForNai, resolveIdentity } from "./identity.ts";
@@ -36,6 +37,9 @@ import { isMldReport } from "./mld-report.ts";
 import { Outbox } from "./outbox.ts";
 import type { RandomSource } from "./random.ts";
 import { RegistrationClient } from "./registration-client.ts";
+import { RegistrationStats } from "./registration-stats.ts";
+import type { RegistrationTelemetry } from "./registration-stats.ts";
+import type { HistogramSnapshot } from "./histogram.ts";
 import { RevocationHandler } from "./revocation.ts";
 import { RevokedLinger } from "./revoked-linger.ts";
 import { newSession } from "./session.ts";
@@ -62,7 +66,13 @@ export type EngineInput =
    * A session arriving from elsewhere: `resume` for our own record after a restart
    * (keep the CoA, refresh now), otherwise a handover from another AN (register anew).
    */
-  | { readonly kind: "import-context"; readonly context: SessionContext; readonly resume: boolean }
+  | {
+      readonly kind: "import-context";
+      readonly context: SessionContext;
+      readonly resume: boolean;
+      /** A handover's start (monotonic ms): when this AN first heard the MN (the frame that led to the fetch); absent: now. */
+      readonly firstSeenAt?: number;
+    }
   /** The MN now belongs to another AN: let go without deregistering (the HA revokes us); forwardTo: its CoA there (handover-forward.ts). */
   | { readonly kind: "hand-over"; readonly mac: string; readonly forwardTo?: number }
   /** The app found no context for an unknown station (its "unknown-station"): register it from scratch (draft 3.2.2 MAY). */
@@ -106,6 +116,8 @@ export class Engine {
       linger: new RevokedLinger(config.maxSessions),
       handoverForward: new HandoverForward(config.maxSessions),
       entryHoldOff: new EntryHoldOff(config.maxSessions),
+      registrationStats: new RegistrationStats(() => this.p.config),
+      handovers: new HandoverStats(),
       shuttingDown: false,
     };
     this.registration = new RegistrationClient(this.p);
@@ -125,13 +137,16 @@ export class Engine {
       case "signalling":
         return this.onSignalling(now, input.from, input.fromPort, input.local, input.bytes);
       case "tunnel-packet":
-        return this.forwarding.fromTunnel(now, input);
+        return this.onTunnelPacket(now, input);
       case "deadline":
         return this.lifecycle.onDeadlines(now);
       case "import-context":
-        return this.onImport(now, input.context, input.resume);
+        return this.onImport(now, input.context, input.resume, input.firstSeenAt);
       case "hand-over":
-        return handOver(this.p, now, input.mac, input.forwardTo, (s) => this.lifecycle.step(now, s, "handed-over"));
+        return handOver(this.p, now, input.mac, input.forwardTo, (s) => {
+          this.lifecycle.step(now, s, "handed-over");
+          if (!this.p.table.holds(s)) this.counters.handoversOut++;
+        });
       case "register-station": {
         const macBytes = parseMac(input.mac);
         if (macBytes && !this.p.table.has(formatMac(macBytes))) this.startSession(now, formatMac(macBytes), macBytes, "ipv6-frame", undefined);
@@ -144,7 +159,10 @@ export class Engine {
         return;
       case "mn-active": {
         const s = this.p.table.get(input.mac);
-        if (s) s.lastHeardAt = now;
+        if (!s) return;
+        s.lastHeardAt = now;
+        // The fast path forwarded for it: that may end a handover's interruption (as late as this report).
+        if (this.p.handovers.waiting && isForwarding(s.state)) this.p.handovers.forwarded(s, now);
         return;
       }
     }
@@ -198,6 +216,16 @@ export class Engine {
   /** issue 9 item 5: sessions whose shutdown deregistration still waits for its 1 s slot (0 before shutdown). */
   get shutdownPending(): number {
     return this.p.shuttingDown ? this.p.table.size : 0;
+  }
+
+  /** Issue 10: replies by code (and timeouts) and round trips per HA (keys: the HA's dotted address). */
+  registrationTelemetry(): RegistrationTelemetry {
+    return this.p.registrationStats.telemetry(formatIpv4);
+  }
+
+  /** Issue 10: the handover interruption histogram (ms; what is measured: handover-stats.ts). */
+  handoverInterruption(): HistogramSnapshot {
+    return this.p.handovers.snapshot();
   }
 
   get heldFrames(): number {
@@ -263,7 +291,10 @@ export class Engine {
     const s = this.p.table.byMacKey.get(macKey(frame, 6));
     if (s) {
       s.lastHeardAt = now;
+      if (!this.p.handovers.waiting) return this.forwarding.fromMn(s, frame, ipOffset);
+      const before = this.counters.framesToTunnel;
       this.forwarding.fromMn(s, frame, ipOffset);
+      if (this.counters.framesToTunnel !== before) this.p.handovers.forwarded(s, now);
       return;
     }
     const seen = inspectUplink(frame, ipOffset);
@@ -303,8 +334,14 @@ export class Engine {
 
   private onSignalling(now: number, from: number, fromPort: number, local: number, bytes: Uint8Array): void {
     switch (peekMipMessageType(bytes)) {
-      case MipMessageType.RegistrationReply:
-        return this.lifecycle.apply(now, this.registration.onReply(now, from, bytes));
+      case MipMessageType.RegistrationReply: {
+        const step = this.registration.onReply(now, from, bytes);
+        const before = this.forwardedCount();
+        this.lifecycle.apply(now, step);
+        // Bound: what was held went out both ways; a handover's interruption ends with the first of it.
+        if (step && this.forwardedCount() !== before) this.p.handovers.forwarded(step.session, now);
+        return;
+      }
       case MipMessageType.RegistrationRevocation: {
         const revoked = this.revocation.onRevocation(now, from, fromPort, local, bytes);
         if (!revoked) return;
@@ -317,6 +354,21 @@ export class Engine {
         this.counters.signallingUnexpectedType++;
         return;
     }
+  }
+
+  private onTunnelPacket(now: number, t: Extract<EngineInput, { kind: "tunnel-packet" }>): void {
+    if (!this.p.handovers.waiting) return this.forwarding.fromTunnel(now, t);
+    const before = this.counters.framesToMn;
+    this.forwarding.fromTunnel(now, t);
+    if (this.counters.framesToMn === before) return;
+    // Delivered: to the session the packet matched (the same lookup as forwarding's).
+    const s = t.greKey !== null ? this.p.table.byKey.get(t.greKey) : this.p.table.byCoa.get(t.outerDst);
+    if (s) this.p.handovers.forwarded(s, now);
+  }
+
+  /** Frames forwarded either way so far (issue 10: a change means this input forwarded some). */
+  private forwardedCount(): number {
+    return this.counters.framesToTunnel + this.counters.framesToMn;
   }
 
   // ---- link events ------------------------------------------------------------
@@ -415,7 +467,7 @@ export class Engine {
 
   // ---- import / shutdown ----------------------------------------------------------
 
-  private onImport(now: number, c: SessionContext, resume: boolean): void {
+  private onImport(now: number, c: SessionContext, resume: boolean, firstSeenAt: number | undefined): void {
     const config = this.p.config;
     const macBytes = parseMac(c.mac);
     const realm = realmForNai(config, c.nai);
@@ -453,6 +505,11 @@ export class Engine {
     this.p.table.add(s);
     this.counters.contextsImported++;
     this.counters.sessionsStarted++;
+    if (!resume) {
+      // Issue 10: a handover in (a restart's own record is not one); its interruption starts when the MN was first heard here.
+      this.counters.handoversIn++;
+      this.p.handovers.imported(s, Math.min(now, firstSeenAt ?? now));
+    }
     this.p.outbox.emit({ type: "session-started", mac: s.mac, nai: s.nai, identitySource: "context", trigger: "context-import", careOf: formatIpv4(coa.address), greKey: coa.greKey });
     for (const hex of c.heldFrames) this.forwarding.holdFrame(s, fromHex(hex));
     if (!resume) openAcceptFromPeer(this.p, now, s, c.careOf.address);

@@ -70,7 +70,9 @@ export class RegistrationClient {
     });
     // issue 9 item 3: a renewal's retries outlive an HA outage (outage-retry.ts).
     const timeout = s.state === "renewing" ? renewalRetryTimeoutMs : retransmitTimeoutMs;
-    this.p.timers.only(s, "retransmit", now + timeout(config.registration, s.attempts, this.p.random));
+    const timeoutAt = now + timeout(config.registration, s.attempts, this.p.random);
+    this.p.timers.only(s, "retransmit", timeoutAt);
+    this.p.registrationStats.sent(s, now, timeoutAt);
     // The binding's expiry is noted when it comes (the lifecycle's expiry timer); the ladder goes on.
     if (s.state === "renewing" && s.expiresAt !== undefined && s.expiresAt > now) this.p.timers.set(s, "expiry", s.expiresAt);
   }
@@ -115,6 +117,7 @@ export class RegistrationClient {
     this.p.outbox.push({ kind: "send-signalling", from: s.careOf.address, to: s.realm.homeAgent, toPort: MIP_UDP_PORT, bytes });
     this.p.counters.requestsSent++;
     this.p.counters.deregistrationsSent++;
+    this.p.registrationStats.sent(s, now, Infinity); // sent once: no timeout to count
     // issue 9 item 5: the cleanup deregistration is an event like every request.
     this.p.outbox.emit({ type: "registration-sent", mac: s.mac, attempt: 1, lifetime: 0, initial: false, identification: id.toString(), cleanup: true });
   }
@@ -148,6 +151,8 @@ export class RegistrationClient {
       outbox.emit({ type: "forged", what: "reply", from: formatIpv4(from), reason: `MN-HA authentication ${auth.reason}` });
       return undefined;
     }
+    // Authentic: counted by code whatever it leads to (issue 10).
+    this.p.registrationStats.replied(s, from, reply.code, now);
     const accepted = isRegistrationAccepted(reply.code);
     const verdict = classifyReply(
       { state: s.state, cleanupDue: s.cleanupDue, resyncFloorReset: s.resyncFloorReset, attempts: s.attempts, resynced: s.resynced, sharedCoa: s.careOf.greKey !== null },

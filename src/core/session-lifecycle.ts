@@ -38,7 +38,11 @@ export class SessionLifecycle {
       s.resynced = false;
       this.step(now, s, "refresh-due");
     },
-    retransmit: (now, s) => (s.state === "renewing" ? this.renewalDue(now, s) : this.step(now, s, this.registration.retransmitDue(s))),
+    retransmit: (now, s) => {
+      this.p.registrationStats.retransmitTimerFired(s, now); // issue 10: a timeout, unless it only paced a deferred send
+      if (s.state === "renewing") this.renewalDue(now, s);
+      else this.step(now, s, this.registration.retransmitDue(s));
+    },
     cleanup: (now, s) => {
       // The hold-off, armed with it, fires right after (TIMER_ORDER) if it is due too.
       s.cleanupDue = false;
@@ -234,6 +238,8 @@ export class SessionLifecycle {
     this.p.timers.clear(s);
     this.forwarding.dropHeld(s);
     this.p.table.remove(s);
+    this.p.registrationStats.forget(s); // issue 10: side maps, one entry per live session
+    this.p.handovers.forget(s);
     // issue 9 item 3: a CoA quarantined after a failed registration may go back to the same NAI.
     this.p.careOf.release(s.careOf, now, this.quarantineMs(now, s), s.state === "failed" ? s.nai : undefined);
     this.revocation.rememberReleased(now, s);

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
+import type { Lab } from "../../support/netns.ts";
 
 export const repoRoot = fileURLToPath(new URL("../../../", import.meta.url));
 
@@ -138,6 +139,29 @@ export class JsonChild {
 export function spawnInNetns(ns: string, name: string, argv: string[], env: Record<string, string> = {}): JsonChild {
   const child = spawn("ip", ["netns", "exec", ns, ...argv], { env: { ...process.env, ...env }, stdio: ["pipe", "pipe", "pipe"] });
   return new JsonChild(name, child);
+}
+
+/**
+ * The daemon tests' namespaces: AN (up0 with 10.0.0.1/24 and the care-of addresses,
+ * acc0), HA (ha0 with `ha`/24), MN (eth0, left as the test wants it), IPv4 only in
+ * the AN's and the HA's; UDP 434 needs no privilege in the AN's (the README's port
+ * choice, no CAP_NET_BIND_SERVICE).
+ */
+export function daemonNamespaces(lab: Lab, o: { readonly ha: string; readonly coas: readonly string[] }): { an: string; ha: string; mn: string } {
+  const an = lab.netns("an");
+  const ha = lab.netns("ha");
+  const mn = lab.netns("mn");
+  for (const ns of [an, ha]) lab.exec(ns, "sysctl", "-q", "-w", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1");
+  lab.exec(an, "sysctl", "-q", "-w", "net.ipv4.ip_unprivileged_port_start=434");
+  lab.veth(an, "up0", ha, "ha0");
+  lab.veth(an, "acc0", mn, "eth0");
+  lab.exec(an, "ip", "addr", "add", "10.0.0.1/24", "dev", "up0");
+  for (const a of o.coas) lab.exec(an, "ip", "addr", "add", `${a}/24`, "dev", "up0");
+  lab.exec(an, "ip", "link", "set", "up0", "up");
+  lab.exec(an, "ip", "link", "set", "acc0", "up");
+  lab.exec(ha, "ip", "addr", "add", `${o.ha}/24`, "dev", "ha0");
+  lab.exec(ha, "ip", "link", "set", "ha0", "up");
+  return { an, ha, mn };
 }
 
 /** setpriv prefix: uid/gid nobody, no groups, only CAP_NET_RAW and CAP_NET_ADMIN (ambient). */

@@ -20,7 +20,7 @@ import { answer } from "../../support/home-agent-messages.ts";
 import { Lab, waitFor } from "../../support/netns.ts";
 import { readPcap } from "../../support/pcap-reader.ts";
 import type { JsonChild } from "./daemon-lab.ts";
-import { AS_NOBODY_WITH_NET_CAPS, bundleDaemon, bundlePeer, daemonLabGate, scratchDir, sleep, spawnInNetns } from "./daemon-lab.ts";
+import { AS_NOBODY_WITH_NET_CAPS, bundleDaemon, bundlePeer, daemonLabGate, daemonNamespaces, scratchDir, sleep, spawnInNetns } from "./daemon-lab.ts";
 
 const run = daemonLabGate();
 
@@ -106,22 +106,9 @@ describe.skipIf(!run)("an run: the daemon in network namespaces", () => {
   };
 
   beforeAll(async () => {
-    nsAn = lab.netns("an");
-    const nsHa = lab.netns("ha");
-    nsMn = lab.netns("mn");
-    for (const ns of [nsAn, nsHa]) {
-      lab.exec(ns, "sysctl", "-q", "-w", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1");
-    }
-    // The port choice documented in the README: UDP 434 without CAP_NET_BIND_SERVICE.
-    lab.exec(nsAn, "sysctl", "-q", "-w", "net.ipv4.ip_unprivileged_port_start=434");
-    lab.veth(nsAn, "up0", nsHa, "ha0");
-    lab.veth(nsAn, "acc0", nsMn, "eth0");
-    lab.exec(nsAn, "ip", "addr", "add", "10.0.0.1/24", "dev", "up0");
-    for (const a of COAS) lab.exec(nsAn, "ip", "addr", "add", `${a}/24`, "dev", "up0");
-    lab.exec(nsAn, "ip", "link", "set", "up0", "up");
-    lab.exec(nsAn, "ip", "link", "set", "acc0", "up");
-    lab.exec(nsHa, "ip", "addr", "add", `${HA}/24`, "dev", "ha0");
-    lab.exec(nsHa, "ip", "link", "set", "ha0", "up");
+    const ns = daemonNamespaces(lab, { ha: HA, coas: COAS });
+    [nsAn, nsMn] = [ns.an, ns.mn];
+    const nsHa = ns.ha;
     lab.exec(nsMn, "ip", "link", "set", "eth0", "address", MN_MAC);
 
     ({ dir, run: runDir } = scratchDir());

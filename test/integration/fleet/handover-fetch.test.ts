@@ -36,9 +36,11 @@ describe.skipIf(skip !== undefined)(`handover context fetch over mosquitto${skip
     const h = new Harness();
     const produced: Action[] = [];
     let releaseAnswer: boolean | undefined;
+    let askedAt: number | undefined;
     const fetcher = new HandoverFetch({
       fetch: (m) => newAn.fetchRecord(m),
-      importContext: ({ context, signer }) => {
+      importContext: ({ context, signer }, asked) => {
+        askedAt = asked;
         produced.push(...h.handle({ kind: "import-context", context, resume: false }));
         // As the daemon does: the writer of the record is asked to let the MN go.
         void newAn.requestRelease(signer, context.mac, h.engine.session(context.mac)!.careOf.address).then((r) => (releaseAnswer = r));
@@ -49,11 +51,16 @@ describe.skipIf(skip !== undefined)(`handover context fetch over mosquitto${skip
       for (const a of actions) if (a.kind === "unknown-station") fetcher.unknownStation(a.mac);
     };
     await new Promise((r) => setTimeout(r, 100));
+    const heardAt = Date.now();
     route(h.frame(mldReport(mac(MN1))));
+    const routedAt = Date.now();
     expect(h.engine.sessionCount).toBe(0); // not a trigger: nothing started by the frame itself
     await until(() => fetcher.stats().imported === 1, "the record imported");
     const started = produced.find((a) => a.kind === "event" && a.event.type === "session-started");
     expect(started).toMatchObject({ event: { mac: MN1, trigger: "context-import", identitySource: "context" } });
+    // The import names when the frame that started the fetch was heard, not when the record came (a handover's interruption starts there).
+    expect(askedAt).toBeGreaterThanOrEqual(heardAt);
+    expect(askedAt).toBeLessThanOrEqual(routedAt);
     const rrq = produced.find((a) => a.kind === "send-signalling");
     expect(rrq).toBeDefined();
     const parsed = parseRegistrationRequest(rrq!.kind === "send-signalling" ? rrq!.bytes : new Uint8Array(), CODEC);

@@ -40,6 +40,13 @@ describe.skipIf(skipReason !== undefined)("lab end to end: handover with the con
       await new Promise((r) => setTimeout(r, stepMs));
     }
   };
+  /** SIGUSR2 -> the next telemetry line's handover figures (the same object the fleet publishes). */
+  const handoverTelemetry = async (an: AnProcess) => {
+    const before = an.logs.filter((l) => l.msg === "telemetry").length;
+    an.child.kill("SIGUSR2");
+    await waitFor(() => (an.logs.filter((l) => l.msg === "telemetry").length > before ? true : undefined), 5_000, `AN${an.site.index} telemetry line`);
+    return (an.logs.filter((l) => l.msg === "telemetry")[before]!.telemetry as { handovers: { in: number; out: number; interruptionMs: { count: number; sum: number } } }).handovers;
+  };
   const brokerConnected = (an: AnProcess, since = 0) => an.waitForLog((l) => l.msg === "fleet broker connected" && Date.parse(String(l.time)) >= since, `AN${an.site.index} connected to the broker`, 15_000);
 
   beforeAll(async () => {
@@ -107,6 +114,13 @@ describe.skipIf(skipReason !== undefined)("lab end to end: handover with the con
     expect(["handed-over", "revoked"]).toContain(eventOf(released).reason);
     expect(ack).toMatchObject({ coa: t.an(1).coas[0] });
     expect(ha.events("revocation-unacknowledged")).toEqual([]);
+    // Issue 10 telemetry: AN2 counts one handover in with its interruption; AN1 one out when AN2's
+    // request released it (a revocation that came first is no handover out: AN1 cannot tell it from any other).
+    const in2 = await handoverTelemetry(an2);
+    expect(in2).toMatchObject({ in: 1, out: 0, interruptionMs: { count: 1 } });
+    expect(in2.interruptionMs.sum).toBeGreaterThan(0);
+    console.info(`lab context handover: AN2's telemetry interruption (first frame seen -> first frame forwarded) ${in2.interruptionMs.sum} ms; AN1 released: ${eventOf(released).reason}`);
+    expect(await handoverTelemetry(an1)).toMatchObject({ in: 0, out: eventOf(released).reason === "handed-over" ? 1 : 0 });
     expect(ha.events("registration-accepted").filter((e) => e.nai === mn.nai)).toMatchObject([{ binding: "new" }, { coa: t.an(2).coas[0], binding: "moved" }]);
     // The MN: the same address, usable.
     expect(t.mnAddresses(mn).find((a) => a.local === address)).toMatchObject({ tentative: false, dadfailed: false });
@@ -159,6 +173,7 @@ describe.skipIf(skipReason !== undefined)("lab end to end: handover with the con
     expect(await t.ping(t.cnNs, address, { count: 3, intervalMs: 50 })).toMatchObject({ received: 3 });
     console.info(`lab fallback handover, broker down (probes every 10 ms): interruption ${summary.maxGapMs} ms, ${summary.lost}/${summary.sent} probes lost`);
     expect(summary.maxGapMs).toBeLessThan(3_000);
+    expect((await handoverTelemetry(an2)).in).toBe(1); // the fresh registration is no handover: still the first test's one
     await broker.start();
     await brokerConnected(an2, Date.now());
   });
