@@ -15,9 +15,8 @@ import { formatMac, macKey, parseMac } from "../wire/mac.ts";
 import { peekMipMessageType } from "../wire/mip-registration.ts";
 import { MipMessageType } from "../wire/mip-types.ts";
 import { CareOfAllocator } from "./care-of.ts";
-import type { CareOf } from "./care-of.ts";
 import type { EngineConfig } from "./config.ts";
-import { CONTEXT_VERSION, fromHex, toHex } from "./context.ts";
+import { exportSession, importSession } from "./context-transfer.ts";
 import type { SessionContext } from "./context.ts";
 import { newEngineCounters } from "./counters.ts";
 import type { EngineCounters } from "./counters.ts";
@@ -27,7 +26,7 @@ import type { EngineParts } from "./engine-parts.ts";
 import type { Action, Trigger } from "./events.ts";
 import { Forwarding } from "./forwarding.ts";
 import { EntryHoldOff, entryRefused } from "./entry-hold-off.ts";
-import { handOver, HandoverForward, openAcceptFromPeer } from "./handover-forward.ts";
+import { handOver, HandoverForward } from "./handover-forward.ts";
 import { HandoverStats } from "./handover-stats.ts";
 import { HoldPool } from "./hold-buffer.ts";
 import { AuthorisedStations } from "./authorised-stations.ts";
@@ -257,21 +256,7 @@ export class Engine {
   /** The session as a context record for handover or restart; undefined for an unknown MAC. */
   exportContext(now: number, mac: string): SessionContext | undefined {
     const s = this.p.table.get(mac);
-    if (!s) return undefined;
-    return {
-      version: CONTEXT_VERSION,
-      mac: s.mac,
-      nai: s.nai,
-      homeAgent: s.realm.homeAgent,
-      careOf: { address: s.careOf.address, greKey: s.careOf.greKey },
-      identification: (s.lastIdentification ?? 0n).toString(),
-      clockOffsetMs: s.clockOffsetMs,
-      haLinkLayer: s.haLinkLayer ? formatMac(s.haLinkLayer) : null,
-      addresses: [...s.addresses],
-      remainingLifetimeMs: s.expiresAt !== undefined && isForwarding(s.state) ? Math.max(0, s.expiresAt - now) : 0,
-      homeAddress: s.homeAddress,
-      heldFrames: s.held.frames.map(toHex),
-    };
+    return s ? exportSession(now, s) : undefined;
   }
 
   // ---- demultiplexing ----------------------------------------------------------
@@ -465,62 +450,9 @@ export class Engine {
     return s;
   }
 
-  // ---- import / shutdown ----------------------------------------------------------
+  // ---- import ---------------------------------------------------------------------
 
   private onImport(now: number, c: SessionContext, resume: boolean, firstSeenAt: number | undefined): void {
-    const config = this.p.config;
-    const macBytes = parseMac(c.mac);
-    const realm = realmForNai(config, c.nai);
-    if (!macBytes || !realm || realm.homeAgent !== c.homeAgent) {
-      this.counters.contextsRejected++;
-      return;
-    }
-    const existing = this.p.table.get(c.mac);
-    if (existing) this.lifecycle.remove(now, existing, "handed-over");
-    const other = this.p.table.byNai.get(c.nai);
-    if (other) this.lifecycle.remove(now, other, "handed-over");
-    if (this.p.table.size >= config.maxSessions) {
-      this.counters.refusedSessionCap++;
-      this.counters.contextsRejected++;
-      this.p.outbox.emit({ type: "refused", mac: c.mac, reason: "session-cap" });
-      return;
-    }
-    const wanted: CareOf = { address: c.careOf.address, greKey: c.careOf.greKey };
-    const keep = resume && c.remainingLifetimeMs > 0 ? this.p.careOf.claim(wanted) : undefined;
-    const coa = keep ?? this.p.careOf.allocate(now);
-    if (!coa) {
-      this.counters.refusedCoaExhausted++;
-      this.counters.contextsRejected++;
-      this.p.outbox.emit({ type: "refused", mac: c.mac, reason: "coa-exhausted" });
-      return;
-    }
-    const s = newSession({ mac: c.mac, macBytes, nai: c.nai, identitySource: "context", realm, careOf: coa, now });
-    s.lastIdentification = BigInt(c.identification);
-    s.clockOffsetMs = c.clockOffsetMs;
-    s.haLinkLayer = c.haLinkLayer === null ? null : parseMac(c.haLinkLayer);
-    s.addresses = c.addresses.slice(0, config.maxLearnedAddresses);
-    s.homeAddress = c.homeAddress;
-    s.idFloor = s.lastIdentification; // issue 9 item 5: it may have been accepted
-    s.recorded = true;
-    this.p.table.add(s);
-    this.counters.contextsImported++;
-    this.counters.sessionsStarted++;
-    if (!resume) {
-      // Issue 10: a handover in (a restart's own record is not one); its interruption starts when the MN was first heard here.
-      this.counters.handoversIn++;
-      this.p.handovers.imported(s, Math.min(now, firstSeenAt ?? now));
-    }
-    this.p.outbox.emit({ type: "session-started", mac: s.mac, nai: s.nai, identitySource: "context", trigger: "context-import", careOf: formatIpv4(coa.address), greKey: coa.greKey });
-    for (const hex of c.heldFrames) this.forwarding.holdFrame(s, fromHex(hex));
-    if (!resume) openAcceptFromPeer(this.p, now, s, c.careOf.address);
-    if (keep) {
-      // Our own binding survived the restart: forward at once, refresh now.
-      s.state = "renewing";
-      s.initial = false;
-      s.expiresAt = now + c.remainingLifetimeMs;
-      s.grantedLifetimeS = Math.ceil(c.remainingLifetimeMs / 1000);
-      this.forwarding.startForwarding(now, s);
-    }
-    this.registration.sendRequest(now, s);
+    importSession(this.p, { lifecycle: this.lifecycle, forwarding: this.forwarding, registration: this.registration }, now, c, resume, firstSeenAt);
   }
 }
