@@ -77,9 +77,8 @@ async function storm(v: Variant): Promise<Record<string, unknown>> {
   try {
     access = await PcapCapture.start(lab, lab.nsAn, "acc0", join(lab.dir, `${name}-access.pcap`), "ip6");
     uplink = await PcapCapture.start(lab, lab.nsSink, "s0", join(lab.dir, `${name}-uplink.pcap`), "ip");
-    const peerFrom = lab.peer.lines.length;
     const cpu0 = cpuMs(d.child.pid!);
-    sendOnce(lab, cfg, frames.length, v.overMs > 0 ? Math.max(1, Math.round((v.overMs * 1000) / frames.length)) : 0);
+    await sendOnce(lab, cfg, frames.length, v.overMs > 0 ? Math.max(1, Math.round((v.overMs * 1000) / frames.length)) : 0);
     // Settled: every MN registered, or no new registration for 2 s (a limiter refuses starts; bounded).
     for (let last = -1, still = 0, i = 0; i < 600 && registered() < v.mns && still < 20; i++) {
       await new Promise((ok) => setTimeout(ok, 100));
@@ -148,7 +147,7 @@ async function storm(v: Variant): Promise<Record<string, unknown>> {
       goalP99Ms: GOAL_P99_MS,
       attachP99OverGoalMs: Math.max(0, Math.round((a.p99 - GOAL_P99_MS) * 1000) / 1000),
       releaseP99OverGoalMs: Math.max(0, Math.round((r.p99 - GOAL_P99_MS) * 1000) / 1000),
-      peerRrqLines: lab.peer.lines.slice(peerFrom).filter((x) => x.event === "rrq").length,
+      rrqsAtHa: [...trace.values()].reduce((n, m) => n + m.rrqs.length, 0),
       ...daemonCounters(telemetry),
       daemonCpuMsPerMn: Math.round((daemonCpuMs / v.mns) * 1000) / 1000,
       daemonLogLinesPerMn: Math.round((d.lines.length / v.mns) * 10) / 10,

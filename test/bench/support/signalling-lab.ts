@@ -76,7 +76,7 @@ export async function openSignallingLab(label: string): Promise<SignallingLab> {
     const peer = spawnInNetns(nsSink, "peer", [process.execPath, await bundlePeer(dir)], { AN_NATIVE_ADDON: join(dir, "an_native.node") });
     lab.onCleanup(() => peer.kill());
     await peer.request("udp-listen", { address: HA, port: 434 });
-    await peer.request("auto-answer", { enabled: true, spi: SPI, secretHex: KEY_HEX });
+    await peer.request("auto-answer", { enabled: true, spi: SPI, secretHex: KEY_HEX, report: false });
     return { lab, nsGen, nsAn, nsSink, dir, accMac, daemonBundle, peer };
   } catch (e) {
     lab.cleanup();
@@ -196,22 +196,32 @@ export function trafgenConfig(file: string, frames: readonly Uint8Array[]): stri
   return file;
 }
 
-/** Sends every frame of `cfg` once (`count` frames), `gapUs` apart (0: as fast as trafgen goes). */
-export function sendOnce(l: SignallingLab, cfg: string, count: number, gapUs: number): void {
+/** Sends every frame of `cfg` once (`count` frames), `gapUs` apart (0: as fast as trafgen goes); the event loop stays free meanwhile. */
+export async function sendOnce(l: SignallingLab, cfg: string, count: number, gapUs: number): Promise<void> {
   const gap = gapUs > 0 ? ["-t", `${gapUs}us`] : [];
-  const r = spawnSync("ip", ["netns", "exec", l.nsGen, TRAFGEN!, "--dev", "g0", "--conf", cfg, "--no-sock-mem", "--cpus", "1", "-q", "-n", String(count), ...gap], { encoding: "utf8", timeout: 120_000 });
-  if (r.status !== 0) throw new Error(`trafgen failed (${r.status}): ${r.stderr}`);
+  const r = await l.lab.run(l.nsGen, TRAFGEN!, ["--dev", "g0", "--conf", cfg, "--no-sock-mem", "--cpus", "1", "-q", "-n", String(count), ...gap], 120_000);
+  if (r.code !== 0) throw new Error(`trafgen failed (${r.code}): ${r.stderr}`);
 }
 
-/** A running trafgen (the saturating load), stopped with stop(). */
+/** A running trafgen (the saturating load, on CPU 0), stopped with stop(). trafgen forks a worker: SIGINT goes to the whole group. */
 export function startLoad(l: SignallingLab, cfg: string): { stop: () => Promise<void> } {
-  const child = spawn("ip", ["netns", "exec", l.nsGen, "taskset", "-c", "0", TRAFGEN!, "--dev", "g0", "--conf", cfg, "--no-sock-mem", "--cpus", "1", "-q"], { stdio: "ignore" });
-  l.lab.onCleanup(() => child.kill("SIGKILL"));
+  const child = spawn("ip", ["netns", "exec", l.nsGen, "taskset", "-c", "0", TRAFGEN!, "--dev", "g0", "--conf", cfg, "--no-sock-mem", "--cpus", "1", "-q"], { stdio: "ignore", detached: true });
+  const group = (signal: NodeJS.Signals): void => {
+    try {
+      process.kill(-child.pid!, signal);
+    } catch {
+      // already gone
+    }
+  };
+  l.lab.onCleanup(() => group("SIGKILL"));
   return {
     stop: async () => {
       if (child.exitCode !== null) throw new Error(`trafgen load exited early (${child.exitCode})`);
-      child.kill("SIGINT");
-      await new Promise((ok) => child.once("exit", ok));
+      const exited = new Promise((ok) => child.once("exit", ok));
+      group("SIGINT");
+      const timer = setTimeout(() => group("SIGKILL"), 5000);
+      await exited;
+      clearTimeout(timer);
     },
   };
 }
