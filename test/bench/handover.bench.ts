@@ -17,7 +17,7 @@ import { QUICK, record } from "./support/record.ts";
 const skip = netnsUnavailableReason() ?? mosquittoUnavailableReason();
 if (skip) console.warn(`handover bench skipped: ${skip}`);
 
-const CONTEXT_MOVES = QUICK ? 2 : 5;
+const CONTEXT_MOVES = QUICK ? 1 : 5;
 /**
  * Two fresh moves (AN1 -> AN2 -> AN1 after the context moves): a third, back to the AN
  * that registered the MN from scratch and was revoked since, did not register there

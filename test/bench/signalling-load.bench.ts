@@ -25,7 +25,7 @@ const REFRESH_FRACTION = 0.2;
 const REFRESH_DUE_MS = LIFETIME_S * 1000 * REFRESH_FRACTION;
 /** Bound MNs whose refresh is timed, and new MNs attaching under load (indices after them). */
 const BOUND = QUICK ? 5 : 20;
-const NEW = QUICK ? 3 : 8;
+const NEW = QUICK ? 2 : 8;
 /** The loading MN: its MAC and the last 32 bits of its inner source (the captures leave it out). */
 const LOAD_MAC = stormMac(0xffffff);
 const LOAD_SRC_TAIL = 0x5a75a7;
@@ -100,7 +100,7 @@ async function measure(backend: "kernel" | "userspace", loaded: boolean): Promis
       await sleep(100);
     }
     // Every bound MN's refresh is due by now + margin: wait past it, then stop the load.
-    await sleep(Math.max(0, boundAt + REFRESH_DUE_MS + 1500 - Date.now()));
+    await sleep(Math.max(0, boundAt + REFRESH_DUE_MS + (QUICK ? 800 : 1500) - Date.now()));
     const seconds = (Date.now() - t0) / 1000;
     if (load) {
       await load.stop();
