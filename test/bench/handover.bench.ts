@@ -33,6 +33,7 @@ interface Move {
   broker: "up" | "down";
   /** From the new AN's log: context import or a registration from scratch. */
   path: "context" | "fresh" | "unknown";
+  fallbackBroker?: string;
   interruptionMs: number;
   lost: number;
   sent: number;
@@ -92,7 +93,9 @@ async function move(mn: MnNode, from: AnIndex, to: AnIndex, brokerState: Move["b
   const s = await stream.stop();
   const logs = b.logs.slice(logFrom).filter((l) => l.mac === mn.mac);
   const path = logs.some((l) => l.msg === "context record imported: registering at once") ? "context" : logs.some((l) => l.msg === "no context record: registering from scratch") ? "fresh" : "unknown";
-  return { from, to, broker: brokerState, path, interruptionMs: s.maxGapMs, lost: s.lost, sent: s.sent };
+  // A fresh registration's log line says whether the AN saw the broker as connected (no record found) or unreachable.
+  const fallback = logs.find((l) => l.msg === "no context record: registering from scratch");
+  return { from, to, broker: brokerState, path, ...(fallback ? { fallbackBroker: String(fallback.broker) } : {}), interruptionMs: s.maxGapMs, lost: s.lost, sent: s.sent };
 }
 
 const summary = (ms: readonly Move[]) => {
