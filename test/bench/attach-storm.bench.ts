@@ -11,10 +11,9 @@
 // Run: npm run bench [-- --quick]
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, expect, test } from "vitest";
+import { expect, test } from "vitest";
 import { netnsUnavailableReason } from "../support/netns.ts";
-import { anConfig, attachFrames, firstAfter, openSignallingLab, PcapCapture, sendOnce, spread, startDaemon, stormMac, toolsMissing, traceMns, trafgenConfig } from "./support/signalling-lab.ts";
-import type { SignallingLab } from "./support/signalling-lab.ts";
+import { anConfig, attachFrames, firstAfter, PcapCapture, sendOnce, signallingLabFor, spread, startDaemon, stormMac, toolsMissing, traceMns, trafgenConfig } from "./support/signalling-lab.ts";
 import { QUICK, record } from "./support/record.ts";
 
 const skip = netnsUnavailableReason() ?? toolsMissing();
@@ -41,13 +40,8 @@ const VARIANTS: readonly Variant[] = [
 ];
 const GOAL_P99_MS = 1;
 
-let l: SignallingLab | undefined;
+const theLab = signallingLabFor("storm", skip !== undefined);
 const rows: Record<string, unknown>[] = [];
-
-beforeAll(async () => {
-  if (!skip) l = await openSignallingLab("storm");
-}, 180_000);
-afterAll(() => l?.lab.cleanup());
 
 /** CPU time (user + system) of a process so far, ms. */
 function cpuMs(pid: number): number {
@@ -63,7 +57,7 @@ function daemonCounters(t: Record<string, unknown>): Record<string, unknown> {
 }
 
 async function storm(v: Variant): Promise<Record<string, unknown>> {
-  const lab = l!;
+  const lab = theLab();
   const name = `storm-${v.mns}-${v.overMs}ms-${v.startsPerSecond}ps`;
   const config = anConfig("kernel", {
     limits: { sessionStartsPerSecond: v.startsPerSecond, maxSessions: 100_000, hold: { framesTotal: 4 * v.mns, bytesTotal: 1024 * v.mns } },

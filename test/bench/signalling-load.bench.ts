@@ -10,11 +10,11 @@
 // (tcpdump on the AN's access interface and the HA's veth, filtered to leave the load out).
 // Run: npm run bench [-- --quick]
 import { join } from "node:path";
-import { afterAll, beforeAll, expect, test } from "vitest";
+import { expect, test } from "vitest";
 import { dadNeighborSolicitation, ethernetFrame, ip6, ipv6Packet, mac } from "../support/frames.ts";
 import { netnsUnavailableReason } from "../support/netns.ts";
-import { anConfig, attachFrames, firstAfter, openSignallingLab, PcapCapture, sendOnce, spread, startDaemon, startLoad, stormMac, toolsMissing, traceMns, trafgenConfig } from "./support/signalling-lab.ts";
-import type { FileDaemon, SignallingLab } from "./support/signalling-lab.ts";
+import { anConfig, attachFrames, firstAfter, PcapCapture, sendOnce, signallingLabFor, spread, startDaemon, startLoad, stormMac, toolsMissing, traceMns, trafgenConfig } from "./support/signalling-lab.ts";
+import type { FileDaemon } from "./support/signalling-lab.ts";
 import { QUICK, record } from "./support/record.ts";
 
 const skip = netnsUnavailableReason() ?? toolsMissing();
@@ -30,15 +30,10 @@ const NEW = QUICK ? 2 : 8;
 const LOAD_MAC = stormMac(0xffffff);
 const LOAD_SRC_TAIL = 0x5a75a7;
 
-let l: SignallingLab | undefined;
+const theLab = signallingLabFor("sigload", skip !== undefined);
 const rows: Record<string, unknown>[] = [];
 
-beforeAll(async () => {
-  if (!skip) l = await openSignallingLab("sigload");
-}, 180_000);
-afterAll(() => l?.lab.cleanup());
-
-const stat = (ns: string, dev: string, what: string): number => Number(l!.lab.exec(ns, "cat", `/sys/class/net/${dev}/statistics/${what}`).trim());
+const stat = (ns: string, dev: string, what: string): number => Number(theLab().lab.exec(ns, "cat", `/sys/class/net/${dev}/statistics/${what}`).trim());
 const sleep = (ms: number): Promise<void> => new Promise((ok) => setTimeout(ok, ms));
 
 /** 64-byte frames of the loading MN to the CN (2001:db8:ff::1). */
@@ -57,7 +52,7 @@ async function waitRegistered(d: FileDaemon, macText: string, timeoutMs: number)
 }
 
 async function measure(backend: "kernel" | "userspace", loaded: boolean): Promise<Record<string, unknown>> {
-  const lab = l!;
+  const lab = theLab();
   const name = `sigload-${backend}-${loaded ? "loaded" : "idle"}`;
   const config = anConfig(backend, {
     limits: { sessionStartsPerSecond: 0 },

@@ -8,6 +8,7 @@ import { spawn, spawnSync } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { closeSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { afterAll, beforeAll } from "vitest";
 import { parseRegistrationReply, parseRegistrationRequest } from "../../../src/wire/mip-registration.ts";
 import { DEFAULT_MIP_CODEC_OPTIONS } from "../../../src/wire/mip-extension.ts";
 import { parseTunnelPacket } from "../../../src/wire/tunnel.ts";
@@ -83,6 +84,20 @@ export async function openSignallingLab(label: string): Promise<SignallingLab> {
     throw e;
   }
 }
+
+/** The lab for one bench file: opened before its tests (unless skipped), cleaned up after them. */
+export function signallingLabFor(label: string, skipped: boolean): () => SignallingLab {
+  let l: SignallingLab | undefined;
+  beforeAll(async () => {
+    if (!skipped) l = await openSignallingLab(label);
+  }, 180_000);
+  afterAll(() => l?.lab.cleanup());
+  return () => l ?? fail("the signalling lab is not open");
+}
+
+const fail = (why: string): never => {
+  throw new Error(why);
+};
 
 /** The AN's config for these benches; `extra` overrides top-level sections. */
 export function anConfig(backend: "kernel" | "userspace", extra: Record<string, unknown> = {}): Record<string, unknown> {
