@@ -18,6 +18,8 @@
 #include "an_fastpath.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -234,7 +236,17 @@ static napi_value f_load(napi_env env, napi_callback_info info) {
     }
     lib.bpf_map__set_max_entries(m, max_entries);
   }
+  /*
+   * The verifier gives up with EAGAIN when a signal is pending (it checks between
+   * instructions), and libbpf retries only a few times: a daemon under `--cpu-prof`
+   * (V8 samples with SIGPROF every millisecond) failed to load now and then. Signals
+   * are blocked on this thread for the load and delivered after it.
+   */
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &old);
   int r = lib.bpf_object__load(obj);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
   if (r) {
     int e = -r;
     char detail[600];

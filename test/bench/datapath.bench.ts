@@ -218,7 +218,10 @@ function describe_(): void {
     // BENCH_CPU_PROF=DIR: a V8 CPU profile of each daemon (written when it stops), where its time goes.
     const prof = process.env.BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`, `--cpu-prof-name=daemon-${backend}-${mns}mn-rcvbuf${opts.rcvbuf ?? DEFAULT_RCVBUF}.cpuprofile`] : [];
     const d = spawnInNetns(nsAn, `daemon-${backend}`, [process.execPath, ...prof, daemonBundle, "run", "--config", file], { AN_NATIVE_ADDON: join(dir, "an_native.node") });
-    await d.waitFor((l) => l.msg === "started", "daemon started", 30_000);
+    // A daemon that refuses to start says why on stdout (its JSON log): show that, not only stderr.
+    await d.waitFor((l) => l.msg === "started", "daemon started", 30_000).catch((e: unknown) => {
+      throw new Error(`${String(e)}; daemon log: ${JSON.stringify(d.lines.slice(-8))}`);
+    });
     return d;
   }
 

@@ -53,5 +53,34 @@ if (es) {
   say(`| total (goal ${es.goalBytes}) | ${es.totalPerSession} (${es.overGoalBytes > 0 ? `missed by ${es.overGoalBytes}` : "met"}) |`);
   for (const k of es.breakdown.slice(0, 8)) say(`| - ${k.kind} | ${k.bytesPerSession} |`);
 }
+const ms = (x) => (x === null || x === undefined ? "-" : x.toFixed(x < 10 ? 2 : 0));
+const sp = (x) => (x ? `${ms(x.p50)} / ${ms(x.p99)} / ${ms(x.max)}` : "-");
+const st = results.benchmarks["attach-storm"];
+if (st) {
+  say(`\n| attach storm (${st.backend}) | offered MNs/s | registered/s | lost | NS/RS -> RRQ p50/p99/max ms | reply -> held frame out p50/p99/max ms | HA reply (baseline) p50/p99/max ms | ratio p50 attach / HA | p99 goal ${st.goalP99Ms} ms | daemon CPU ms/MN | limiter refused / socket drops / retransmissions |`);
+  say("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+  for (const r of st.rows) {
+    const goal = r.attachP99OverGoalMs > 0 || r.releaseP99OverGoalMs > 0 ? `missed by ${ms(r.attachP99OverGoalMs)} / ${ms(r.releaseP99OverGoalMs)} ms` : "met";
+    const offer = r.offeredOverMs > 0 ? `over ${r.offeredOverMs} ms` : "burst";
+    say(`| ${r.mns.toLocaleString("en")} MNs, ${offer}, starts ${r.startsPerSecond || "unlimited"}/s | ${r.offeredMnsPerSecond.toLocaleString("en")} | ${r.registrationsPerSecond} | ${r.lost} | ${sp(r.attachMs)} | ${sp(r.releaseMs)} | ${sp(r.haReplyMs)} | ${r.ratioAttachP50ToHa.toFixed(1)} | ${goal} | ${r.daemonCpuMsPerMn} | ${r.refusedStartRate} / ${r.accessKernelDrops} / ${r.retransmissions} |`);
+  }
+}
+const sl = results.benchmarks["signalling-load"];
+if (sl) {
+  say(`\n| signalling (lifetime ${sl.lifetimeS} s, refresh at ${sl.refreshFraction}) | load delivered pps | new MNs lost (tries) | first NS/RS -> RRQ p50/max ms | -> first frame forwarded p50/max ms | ratio to idle p50 / max | request -> renewal p50/max ms (due ${sl.rows[0]?.refreshDueMs}) | ratio to idle p50 / max | access socket drops |`);
+  say("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+  const pm = (x) => (x ? `${ms(x.p50)} / ${ms(x.max)}` : "-");
+  const rt = (x) => (x ? `${x.p50.toFixed(2)} / ${x.max.toFixed(2)}` : "-");
+  for (const r of sl.rows) {
+    say(`| ${r.backend}, ${r.loaded ? "loaded" : "idle"} | ${r.loaded ? r.loadDeliveredPps.toLocaleString("en") : "-"} | ${r.newLost} of ${r.newMns} (${r.newTries.join(",")}) | ${pm(r.firstInToRrqMs)} | ${pm(r.firstInToForwardedMs)} | ${rt(r.ratioToIdle?.firstInToForwarded)} | ${pm(r.requestToRenewalMs)} | ${rt(r.ratioToIdle?.requestToRenewal)} | ${r.accessKernelDrops} |`);
+  }
+}
+const ho = results.benchmarks.handover;
+if (ho) {
+  say(`\n| handover (probes every ${ho.probeIntervalMs} ms) | moves | interruption p50 / max ms | probes lost / sent |`);
+  say("| --- | --- | --- | --- |");
+  for (const [what, s] of [["context imported over the broker", ho.context], ["fresh registration (baseline; broker stopped, or a fallback)", ho.fresh]]) say(`| ${what} | ${s.moves} | ${s.interruptionP50Ms} / ${s.interruptionMaxMs} | ${s.lostTotal} / ${s.sentTotal} |`);
+  if (ho.ratioContextToFresh !== null) say(`\ncontext / fresh interruption (p50): ${ho.ratioContextToFresh.toFixed(2)}; moves with the broker up that fell back to a fresh registration: ${ho.fellBackWithBrokerUp}`);
+}
 say(`\nresults: ${out} (${results.seconds} s)`);
 process.exit(r.status ?? 1);
