@@ -5,7 +5,9 @@
 // refused one, or no broker, or no answer in time) is told to `noContext`, which
 // registers the station from scratch (the draft's MAY for the first IPv6 frame:
 // a moved Linux MN sends no new NS/RS, so waiting for a trigger would strand it). Bounded so a flood of random MACs cannot become a storm of fetches: a
-// token bucket, a cap on fetches in flight, and a per-MAC pause after each attempt.
+// token bucket, a cap on fetches in flight, and a per-MAC pause after each attempt
+// (long after one that found nothing; short after an import, so an MN that moves away
+// and back within seconds is fetched again rather than stranded).
 // Nothing waits for it: frames meanwhile go the engine's usual way.
 import type { FetchedContext } from "./fleet-agent.ts";
 import { TokenBucket } from "./token-bucket.ts";
@@ -21,8 +23,15 @@ export interface HandoverFetchOptions {
   readonly nowMs: () => number;
   readonly perSecond?: number;
   readonly maxInFlight?: number;
-  /** A MAC is not asked for again within this time after an attempt. */
+  /** A MAC is not asked for again within this time after an attempt that found no record. */
   readonly pauseMs?: number;
+  /**
+   * ...and within this time after one that imported a record. Short: the MN may move
+   * back here within seconds (its session here ended when it left), and a moved Linux MN
+   * sends no trigger, so a long pause would strand it until the pause ended. Not zero: an
+   * import the engine refused (session cap) must not become a fetch per frame.
+   */
+  readonly importedPauseMs?: number;
   /** Entries in the per-MAC pause table (oldest out). */
   readonly maxRemembered?: number;
 }
@@ -37,12 +46,14 @@ export interface HandoverFetchStats {
 
 export class HandoverFetch {
   private readonly bucket: TokenBucket;
-  private readonly recent = new Map<string, number>();
+  /** Per MAC: no new fetch before this time (nowMs()). */
+  private readonly pausedUntil = new Map<string, number>();
   /** MACs with a fetch in flight. */
   private readonly pending = new Set<string>();
   private readonly counters: HandoverFetchStats = { asked: 0, imported: 0, notFound: 0, rateLimited: 0, inFlight: 0 };
   private readonly maxInFlight: number;
   private readonly pauseMs: number;
+  private readonly importedPauseMs: number;
   private readonly maxRemembered: number;
 
   constructor(private readonly o: HandoverFetchOptions) {
@@ -50,6 +61,7 @@ export class HandoverFetch {
     this.bucket = new TokenBucket(rate, rate);
     this.maxInFlight = o.maxInFlight ?? 16;
     this.pauseMs = o.pauseMs ?? 5000;
+    this.importedPauseMs = o.importedPauseMs ?? 1000;
     this.maxRemembered = o.maxRemembered ?? 4096;
   }
 
@@ -64,9 +76,9 @@ export class HandoverFetch {
    */
   unknownStation(mac: string, frame?: Uint8Array, trigger = false): void {
     const now = this.o.nowMs();
-    const last = this.recent.get(mac);
-    if (last !== undefined && now - last < this.pauseMs) {
-      // A trigger during the pause after a failed attempt: a fresh registration, as without the fleet
+    const until = this.pausedUntil.get(mac);
+    if (until !== undefined && now < until) {
+      // A trigger during a pause (after an attempt that found nothing, or an import the engine refused): a fresh registration, as without the fleet
       // (later, not inside the engine's action that told us).
       if (trigger && !this.pending.has(mac)) {
         const kept = frame ? Uint8Array.from(frame) : undefined;
@@ -81,9 +93,7 @@ export class HandoverFetch {
       this.counters.rateLimited++;
       return;
     }
-    this.recent.delete(mac);
-    this.recent.set(mac, now);
-    while (this.recent.size > this.maxRemembered) this.recent.delete(this.recent.keys().next().value as string);
+    this.pause(mac, now + this.pauseMs);
     this.counters.asked++;
     this.counters.inFlight++;
     const kept = frame ? Uint8Array.from(frame) : undefined;
@@ -102,8 +112,15 @@ export class HandoverFetch {
       this.o.noContext?.(mac);
     } else {
       this.counters.imported++;
+      this.pause(mac, this.o.nowMs() + this.importedPauseMs);
       this.o.importContext(ctx, askedAt);
     }
     if (frame) this.o.replay?.(frame);
+  }
+
+  private pause(mac: string, until: number): void {
+    this.pausedUntil.delete(mac);
+    this.pausedUntil.set(mac, until);
+    while (this.pausedUntil.size > this.maxRemembered) this.pausedUntil.delete(this.pausedUntil.keys().next().value as string);
   }
 }

@@ -46,6 +46,7 @@ describe.skipIf(skip !== undefined)(`handover context fetch over mosquitto${skip
         void newAn.requestRelease(signer, context.mac, h.engine.session(context.mac)!.careOf.address).then((r) => (releaseAnswer = r));
       },
       nowMs: () => Date.now(),
+      importedPauseMs: 300,
     });
     const route = (actions: Action[]): void => {
       for (const a of actions) if (a.kind === "unknown-station") fetcher.unknownStation(a.mac);
@@ -88,6 +89,21 @@ describe.skipIf(skip !== undefined)(`handover context fetch over mosquitto${skip
     expect(s.rateLimited).toBeGreaterThanOrEqual(500 - 20);
     await until(() => fetcher.stats().inFlight === 0, "the flood's fetches done");
     expect(fetcher.stats().imported).toBe(1);
+
+    // The MN moves away (its session here is handed over) and comes back within seconds: after the
+    // short pause that follows an import (not the long one after "no record") it is fetched again,
+    // so a moved Linux MN, which sends no trigger, is not stranded here until the long pause ends.
+    h.handle({ kind: "hand-over", mac: MN1 });
+    expect(h.engine.sessionCount).toBe(0);
+    // Back at an-1 meanwhile, which wrote a newer record (the one above is now a replay and refused).
+    expect(oldAn.publishContext(sampleContext({ mac: MN1, homeAgent: HA, identification: "16045690984503098999" }))).toBe(true);
+    const importedBefore = fetcher.stats().imported;
+    const askedBefore = fetcher.stats().asked;
+    await until(() => Date.now() - routedAt > 400, "the short pause after the import over");
+    route(h.frame(mldReport(mac(MN1))));
+    expect(fetcher.stats().asked).toBe(askedBefore + 1);
+    await until(() => fetcher.stats().imported === importedBefore + 1, "the record imported again");
+    expect(h.engine.session(MN1)?.nai).toBe(record.nai);
 
     // Broker down: the fetch answers "nothing" at once; the station is left to a fresh registration.
     await broker.stop();
