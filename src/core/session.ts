@@ -1,6 +1,8 @@
 // The per-MN record. Kept flat and small: the AN may carry 100,000 of them.
+import { macFromKey, macKey } from "../wire/mac.ts";
 import type { CareOf } from "./care-of.ts";
 import type { TunnelTarget } from "./events.ts";
+import { NO_FRAMES } from "./hold-buffer.ts";
 import type { HeldFrames } from "./hold-buffer.ts";
 import type { IdentitySource } from "./identity.ts";
 import type { RealmConfig } from "./config.ts";
@@ -10,6 +12,9 @@ import type { SessionState } from "./transitions.ts";
 
 export interface Session extends TimerOwner {
   readonly mac: string;
+  /** The MAC as a 48-bit number (the table's per-frame key). */
+  readonly macKey: number;
+  /** The MAC's 6 bytes: a fresh copy on every read. */
   readonly macBytes: Uint8Array;
   readonly nai: string;
   readonly identitySource: IdentitySource;
@@ -64,7 +69,7 @@ export interface Session extends TimerOwner {
   /** A context record exists for it (announced by context-changed, or imported): the state file keeps it. */
   recorded: boolean;
 
-  held: HeldFrames;
+  readonly held: HeldFrames;
   /** Packets from the HA that overtook its accepted reply (allocated only then). */
   heldDownlink: HeldFrames | null;
 
@@ -77,23 +82,36 @@ export interface Session extends TimerOwner {
   idFloor: bigint | undefined;
 }
 
+// Booleans of a session, one bit each in SessionRecord.flags.
+const RESYNCED = 1;
+const RESYNC_FLOOR_RESET = 2;
+const CLEANUP_DUE = 4;
+const HA_CONFIRMED_RELEASE = 8;
+const INITIAL = 16;
+const RECORDED = 32;
+const LAPSED = 64;
+
 /**
  * A class rather than an object literal so every session has one hidden class
  * with in-object fields: at 100,000 sessions that is the difference between a
  * compact record and a dictionary per MN (see test/bench/engine.bench.ts).
+ *
+ * Issue 12 (bytes per idle bound session, measured by the engine-state bench):
+ * every field costs 8 B per session and every small object or typed array
+ * 40-200 B, so the record keeps its state flat: the booleans share one number,
+ * the MAC's bytes are made from its 48-bit number when asked for (a 6-byte
+ * Uint8Array is about 200 B of wrapper and buffer), and the record is its own
+ * hold buffer (`held` is the record; an idle session's frame list is the shared
+ * empty NO_FRAMES).
  */
-class SessionRecord implements Session {
+class SessionRecord implements Session, HeldFrames {
   state: SessionState = "registering";
   lastIdentification: bigint | undefined = undefined;
   lastRequestAt = -Infinity;
   attempts = 0;
-  resynced = false;
-  resyncFloorReset = false;
-  cleanupDue = false;
-  haConfirmedRelease = false;
+  private flags = INITIAL;
   haRevocationFloor: number | undefined = undefined;
   clockOffsetMs = 0;
-  initial = true;
   grantedLifetimeS = 0;
   expiresAt: number | undefined = undefined;
   uplinkKey: number | null = null;
@@ -105,17 +123,16 @@ class SessionRecord implements Session {
   dadDefendedAt: number | undefined = undefined;
   lastRevocationId: number | undefined = undefined;
   lastHeardAt: number;
-  recorded = false;
-  held: HeldFrames = { frames: [], bytes: 0 };
+  frames: Uint8Array[] = NO_FRAMES;
+  bytes = 0;
   heldDownlink: HeldFrames | null = null;
-  lapsed = false;
   minQuarantineMs = 0;
   idFloor: bigint | undefined = undefined;
   deadlineAt: number | undefined = undefined;
-  deadlineGeneration = 0;
+  deadlineSlot = -1;
   readonly timers: SessionTimers = newTimers();
   readonly mac: string;
-  readonly macBytes: Uint8Array;
+  readonly macKey: number;
   readonly nai: string;
   readonly identitySource: IdentitySource;
   realm: RealmConfig;
@@ -123,12 +140,68 @@ class SessionRecord implements Session {
 
   constructor(f: { mac: string; macBytes: Uint8Array; nai: string; identitySource: IdentitySource; realm: RealmConfig; careOf: CareOf; now: number }) {
     this.mac = f.mac;
-    this.macBytes = f.macBytes;
+    this.macKey = macKey(f.macBytes);
     this.nai = f.nai;
     this.identitySource = f.identitySource;
     this.realm = f.realm;
     this.careOf = f.careOf;
     this.lastHeardAt = f.now;
+  }
+
+  /** A fresh copy each time: the record keeps only the 48-bit number. */
+  get macBytes(): Uint8Array {
+    return macFromKey(this.macKey);
+  }
+
+  get held(): HeldFrames {
+    return this;
+  }
+
+  get resynced(): boolean {
+    return (this.flags & RESYNCED) !== 0;
+  }
+  set resynced(v: boolean) {
+    this.flag(RESYNCED, v);
+  }
+  get resyncFloorReset(): boolean {
+    return (this.flags & RESYNC_FLOOR_RESET) !== 0;
+  }
+  set resyncFloorReset(v: boolean) {
+    this.flag(RESYNC_FLOOR_RESET, v);
+  }
+  get cleanupDue(): boolean {
+    return (this.flags & CLEANUP_DUE) !== 0;
+  }
+  set cleanupDue(v: boolean) {
+    this.flag(CLEANUP_DUE, v);
+  }
+  get haConfirmedRelease(): boolean {
+    return (this.flags & HA_CONFIRMED_RELEASE) !== 0;
+  }
+  set haConfirmedRelease(v: boolean) {
+    this.flag(HA_CONFIRMED_RELEASE, v);
+  }
+  get initial(): boolean {
+    return (this.flags & INITIAL) !== 0;
+  }
+  set initial(v: boolean) {
+    this.flag(INITIAL, v);
+  }
+  get recorded(): boolean {
+    return (this.flags & RECORDED) !== 0;
+  }
+  set recorded(v: boolean) {
+    this.flag(RECORDED, v);
+  }
+  get lapsed(): boolean {
+    return (this.flags & LAPSED) !== 0;
+  }
+  set lapsed(v: boolean) {
+    this.flag(LAPSED, v);
+  }
+
+  private flag(bit: number, on: boolean): void {
+    this.flags = on ? this.flags | bit : this.flags & ~bit;
   }
 }
 

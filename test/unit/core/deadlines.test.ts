@@ -11,7 +11,7 @@ interface Owner extends DeadlineOwner {
   readonly name: string;
 }
 
-const owner = (name: string): Owner => ({ name, deadlineAt: undefined, deadlineGeneration: 0 });
+const owner = (name: string): Owner => ({ name, deadlineAt: undefined, deadlineSlot: -1 });
 
 function popAll(q: DeadlineQueue<Owner>, now: number): string[] {
   const out: string[] = [];

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { dueTimer, earliest, newTimers, TIMER_ORDER, timerAt, TimerWheel } from "../../../src/core/session-timers.ts";
 import type { TimerOwner } from "../../../src/core/session-timers.ts";
 
-const owner = (): TimerOwner => ({ timers: newTimers(), deadlineAt: undefined, deadlineGeneration: 0 });
+const owner = (): TimerOwner => ({ timers: newTimers(), deadlineAt: undefined, deadlineSlot: -1 });
 
 describe("SessionTimers", () => {
   it("has one slot per named timer, each name once", () => {
