@@ -92,6 +92,19 @@ const RECORDED = 32;
 const LAPSED = 64;
 
 /**
+ * Fields that stay at their defaults in almost every session (a 133 resync, a DAD
+ * defence, a revocation, downlink overtaking the reply, a revoked session's
+ * quarantine): kept out of the record, 8 B per field per session less.
+ */
+class RareFields {
+  clockOffsetMs = 0;
+  dadDefendedAt: number | undefined = undefined;
+  lastRevocationId: number | undefined = undefined;
+  heldDownlink: HeldFrames | null = null;
+  minQuarantineMs = 0;
+}
+
+/**
  * A class rather than an object literal so every session has one hidden class
  * with in-object fields: at 100,000 sessions that is the difference between a
  * compact record and a dictionary per MN (see test/bench/engine.bench.ts).
@@ -102,7 +115,7 @@ const LAPSED = 64;
  * the MAC's bytes are made from its 48-bit number when asked for (a 6-byte
  * Uint8Array is about 200 B of wrapper and buffer), and the record is its own
  * hold buffer (`held` is the record; an idle session's frame list is the shared
- * empty NO_FRAMES).
+ * empty NO_FRAMES); rarely set fields live in RareFields.
  */
 class SessionRecord implements Session, HeldFrames {
   state: SessionState = "registering";
@@ -111,7 +124,6 @@ class SessionRecord implements Session, HeldFrames {
   attempts = 0;
   private flags = INITIAL;
   haRevocationFloor: number | undefined = undefined;
-  clockOffsetMs = 0;
   grantedLifetimeS = 0;
   expiresAt: number | undefined = undefined;
   uplinkKey: number | null = null;
@@ -120,16 +132,14 @@ class SessionRecord implements Session, HeldFrames {
   haLinkLayer: Uint8Array | null = null;
   addresses: string[] = [];
   dadTargets: string[] = [];
-  dadDefendedAt: number | undefined = undefined;
-  lastRevocationId: number | undefined = undefined;
   lastHeardAt: number;
   frames: Uint8Array[] = NO_FRAMES;
   bytes = 0;
-  heldDownlink: HeldFrames | null = null;
-  minQuarantineMs = 0;
   idFloor: bigint | undefined = undefined;
   deadlineAt: number | undefined = undefined;
   deadlineSlot = -1;
+  /** What few sessions ever need (see RareFields), allocated on the first write of one. */
+  private rare: RareFields | null = null;
   readonly timers: SessionTimers = newTimers();
   readonly mac: string;
   readonly macKey: number;
@@ -155,6 +165,41 @@ class SessionRecord implements Session, HeldFrames {
 
   get held(): HeldFrames {
     return this;
+  }
+
+  get clockOffsetMs(): number {
+    return this.rare?.clockOffsetMs ?? 0;
+  }
+  set clockOffsetMs(v: number) {
+    if (this.rare || v !== 0) this.rareFields().clockOffsetMs = v;
+  }
+  get dadDefendedAt(): number | undefined {
+    return this.rare?.dadDefendedAt;
+  }
+  set dadDefendedAt(v: number | undefined) {
+    if (this.rare || v !== undefined) this.rareFields().dadDefendedAt = v;
+  }
+  get lastRevocationId(): number | undefined {
+    return this.rare?.lastRevocationId;
+  }
+  set lastRevocationId(v: number | undefined) {
+    if (this.rare || v !== undefined) this.rareFields().lastRevocationId = v;
+  }
+  get heldDownlink(): HeldFrames | null {
+    return this.rare?.heldDownlink ?? null;
+  }
+  set heldDownlink(v: HeldFrames | null) {
+    if (this.rare || v !== null) this.rareFields().heldDownlink = v;
+  }
+  get minQuarantineMs(): number {
+    return this.rare?.minQuarantineMs ?? 0;
+  }
+  set minQuarantineMs(v: number) {
+    if (this.rare || v !== 0) this.rareFields().minQuarantineMs = v;
+  }
+
+  private rareFields(): RareFields {
+    return (this.rare ??= new RareFields());
   }
 
   get resynced(): boolean {
