@@ -90,6 +90,12 @@ const HA_CONFIRMED_RELEASE = 8;
 const INITIAL = 16;
 const RECORDED = 32;
 const LAPSED = 64;
+// Bits 8-10: the state; 11-12: the identity source; 16-31: attempts (signed).
+const STATE_SHIFT = 8;
+const SOURCE_SHIFT = 11;
+const ATTEMPTS_SHIFT = 16;
+const STATES: readonly SessionState[] = ["registering", "bound", "renewing", "deregistering", "failed", "no-service"];
+const SOURCES: readonly IdentitySource[] = ["link-auth", "provisioned", "derived", "context"];
 
 /**
  * Fields that stay at their defaults in almost every session (a 133 resync, a DAD
@@ -111,18 +117,18 @@ class RareFields {
  *
  * Issue 12 (bytes per idle bound session, measured by the engine-state bench):
  * every field costs 8 B per session and every small object or typed array
- * 40-200 B, so the record keeps its state flat: the booleans share one number,
+ * 40-200 B, so the record keeps its state flat: the booleans, the state, the
+ * identity source and the attempts share one number,
  * the MAC's bytes are made from its 48-bit number when asked for (a 6-byte
  * Uint8Array is about 200 B of wrapper and buffer), and the record is its own
  * hold buffer (`held` is the record; an idle session's frame list is the shared
  * empty NO_FRAMES); rarely set fields live in RareFields.
  */
 class SessionRecord implements Session, HeldFrames {
-  state: SessionState = "registering";
   lastIdentification: bigint | undefined = undefined;
   lastRequestAt = -Infinity;
-  attempts = 0;
-  private flags = INITIAL;
+  /** The booleans, the state, the identity source and the attempts, packed (see the bit layout above). */
+  private flags: number;
   haRevocationFloor: number | undefined = undefined;
   grantedLifetimeS = 0;
   expiresAt: number | undefined = undefined;
@@ -144,15 +150,14 @@ class SessionRecord implements Session, HeldFrames {
   readonly mac: string;
   readonly macKey: number;
   readonly nai: string;
-  readonly identitySource: IdentitySource;
   realm: RealmConfig;
   readonly careOf: CareOf;
 
   constructor(f: { mac: string; macBytes: Uint8Array; nai: string; identitySource: IdentitySource; realm: RealmConfig; careOf: CareOf; now: number }) {
+    this.flags = INITIAL | (SOURCES.indexOf(f.identitySource) << SOURCE_SHIFT); // state 0: registering
     this.mac = f.mac;
     this.macKey = macKey(f.macBytes);
     this.nai = f.nai;
-    this.identitySource = f.identitySource;
     this.realm = f.realm;
     this.careOf = f.careOf;
     this.lastHeardAt = f.now;
@@ -200,6 +205,22 @@ class SessionRecord implements Session, HeldFrames {
 
   private rareFields(): RareFields {
     return (this.rare ??= new RareFields());
+  }
+
+  get state(): SessionState {
+    return STATES[(this.flags >>> STATE_SHIFT) & 7]!;
+  }
+  set state(v: SessionState) {
+    this.flags = (this.flags & ~(7 << STATE_SHIFT)) | (STATES.indexOf(v) << STATE_SHIFT);
+  }
+  get identitySource(): IdentitySource {
+    return SOURCES[(this.flags >>> SOURCE_SHIFT) & 3]!;
+  }
+  get attempts(): number {
+    return this.flags >> ATTEMPTS_SHIFT;
+  }
+  set attempts(v: number) {
+    this.flags = (this.flags & 0xffff) | (v << ATTEMPTS_SHIFT);
   }
 
   get resynced(): boolean {
