@@ -14,7 +14,7 @@ export interface Session extends TimerOwner {
   readonly mac: string;
   /** The MAC as a 48-bit number (the table's per-frame key). */
   readonly macKey: number;
-  /** The MAC's 6 bytes: a fresh copy on every read. */
+  /** The MAC's 6 bytes, made on the first read (an idle session need not have them). */
   readonly macBytes: Uint8Array;
   readonly nai: string;
   readonly identitySource: IdentitySource;
@@ -118,9 +118,9 @@ class RareFields {
  * Issue 12 (bytes per idle bound session, measured by the engine-state bench):
  * every field costs 8 B per session and every small object or typed array
  * 40-200 B, so the record keeps its state flat: the booleans, the state, the
- * identity source and the attempts share one number,
- * the MAC's bytes are made from its 48-bit number when asked for (a 6-byte
- * Uint8Array is about 200 B of wrapper and buffer), and the record is its own
+ * identity source and the attempts share one number, the MAC's bytes are made
+ * from its 48-bit number when first asked for (a 6-byte Uint8Array is about 200 B
+ * of wrapper and buffer), and the record is its own
  * hold buffer (`held` is the record; an idle session's frame list is the shared
  * empty NO_FRAMES); rarely set fields live in RareFields.
  */
@@ -149,6 +149,8 @@ class SessionRecord implements Session, HeldFrames {
   readonly timers: SessionTimers = newTimers();
   readonly mac: string;
   readonly macKey: number;
+  /** The MAC's bytes once something asked for them (see macBytes). */
+  private macBytesMade: Uint8Array | null = null;
   readonly nai: string;
   realm: RealmConfig;
   readonly careOf: CareOf;
@@ -163,9 +165,12 @@ class SessionRecord implements Session, HeldFrames {
     this.lastHeardAt = f.now;
   }
 
-  /** A fresh copy each time: the record keeps only the 48-bit number. */
+  /**
+   * Made from the 48-bit number on the first read (the downlink path reads it per
+   * packet: a new 6-byte Uint8Array costs some 300 ns) and kept from then on.
+   */
   get macBytes(): Uint8Array {
-    return macFromKey(this.macKey);
+    return (this.macBytesMade ??= macFromKey(this.macKey));
   }
 
   get held(): HeldFrames {
