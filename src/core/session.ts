@@ -83,13 +83,16 @@ export interface Session extends TimerOwner {
 }
 
 // Booleans of a session, one bit each in SessionRecord.flags.
-const RESYNCED = 1;
-const RESYNC_FLOOR_RESET = 2;
-const CLEANUP_DUE = 4;
-const HA_CONFIRMED_RELEASE = 8;
-const INITIAL = 16;
-const RECORDED = 32;
-const LAPSED = 64;
+/** The booleans of a session: one bit each of SessionRecord.flags (bits 0-6). */
+const FLAG_BITS = {
+  resynced: 1,
+  resyncFloorReset: 2,
+  cleanupDue: 4,
+  haConfirmedRelease: 8,
+  initial: 16,
+  recorded: 32,
+  lapsed: 64,
+} as const;
 // Bits 8-10: the state; 11-12: the identity source; 16-31: attempts (signed).
 const STATE_SHIFT = 8;
 const SOURCE_SHIFT = 11;
@@ -102,13 +105,21 @@ const SOURCES: readonly IdentitySource[] = ["link-auth", "provisioned", "derived
  * defence, a revocation, downlink overtaking the reply, a revoked session's
  * quarantine): kept out of the record, 8 B per field per session less.
  */
-class RareFields {
-  clockOffsetMs = 0;
-  dadDefendedAt: number | undefined = undefined;
-  lastRevocationId: number | undefined = undefined;
-  heldDownlink: HeldFrames | null = null;
-  minQuarantineMs = 0;
+interface RareFields {
+  clockOffsetMs: number;
+  dadDefendedAt: number | undefined;
+  lastRevocationId: number | undefined;
+  heldDownlink: HeldFrames | null;
+  minQuarantineMs: number;
 }
+
+const RARE_DEFAULTS: Readonly<RareFields> = {
+  clockOffsetMs: 0,
+  dadDefendedAt: undefined,
+  lastRevocationId: undefined,
+  heldDownlink: null,
+  minQuarantineMs: 0,
+};
 
 /**
  * A class rather than an object literal so every session has one hidden class
@@ -146,6 +157,19 @@ class SessionRecord implements Session, HeldFrames {
   deadlineSlot = -1;
   /** What few sessions ever need (see RareFields), allocated on the first write of one. */
   private rare: RareFields | null = null;
+  // Accessors (see the static block): packed in flags, or kept in rare.
+  declare resynced: boolean;
+  declare resyncFloorReset: boolean;
+  declare cleanupDue: boolean;
+  declare haConfirmedRelease: boolean;
+  declare initial: boolean;
+  declare recorded: boolean;
+  declare lapsed: boolean;
+  declare clockOffsetMs: number;
+  declare dadDefendedAt: number | undefined;
+  declare lastRevocationId: number | undefined;
+  declare heldDownlink: HeldFrames | null;
+  declare minQuarantineMs: number;
   readonly timers: SessionTimers = newTimers();
   readonly mac: string;
   readonly macKey: number;
@@ -156,7 +180,7 @@ class SessionRecord implements Session, HeldFrames {
   readonly careOf: CareOf;
 
   constructor(f: { mac: string; macBytes: Uint8Array; nai: string; identitySource: IdentitySource; realm: RealmConfig; careOf: CareOf; now: number }) {
-    this.flags = INITIAL | (SOURCES.indexOf(f.identitySource) << SOURCE_SHIFT); // state 0: registering
+    this.flags = FLAG_BITS.initial | (SOURCES.indexOf(f.identitySource) << SOURCE_SHIFT); // state 0: registering
     this.mac = f.mac;
     this.macKey = macKey(f.macBytes);
     this.nai = f.nai;
@@ -177,41 +201,6 @@ class SessionRecord implements Session, HeldFrames {
     return this;
   }
 
-  get clockOffsetMs(): number {
-    return this.rare?.clockOffsetMs ?? 0;
-  }
-  set clockOffsetMs(v: number) {
-    if (this.rare || v !== 0) this.rareFields().clockOffsetMs = v;
-  }
-  get dadDefendedAt(): number | undefined {
-    return this.rare?.dadDefendedAt;
-  }
-  set dadDefendedAt(v: number | undefined) {
-    if (this.rare || v !== undefined) this.rareFields().dadDefendedAt = v;
-  }
-  get lastRevocationId(): number | undefined {
-    return this.rare?.lastRevocationId;
-  }
-  set lastRevocationId(v: number | undefined) {
-    if (this.rare || v !== undefined) this.rareFields().lastRevocationId = v;
-  }
-  get heldDownlink(): HeldFrames | null {
-    return this.rare?.heldDownlink ?? null;
-  }
-  set heldDownlink(v: HeldFrames | null) {
-    if (this.rare || v !== null) this.rareFields().heldDownlink = v;
-  }
-  get minQuarantineMs(): number {
-    return this.rare?.minQuarantineMs ?? 0;
-  }
-  set minQuarantineMs(v: number) {
-    if (this.rare || v !== 0) this.rareFields().minQuarantineMs = v;
-  }
-
-  private rareFields(): RareFields {
-    return (this.rare ??= new RareFields());
-  }
-
   get state(): SessionState {
     return STATES[(this.flags >>> STATE_SHIFT) & 7]!;
   }
@@ -228,51 +217,31 @@ class SessionRecord implements Session, HeldFrames {
     this.flags = (this.flags & 0xffff) | (v << ATTEMPTS_SHIFT);
   }
 
-  get resynced(): boolean {
-    return (this.flags & RESYNCED) !== 0;
-  }
-  set resynced(v: boolean) {
-    this.flag(RESYNCED, v);
-  }
-  get resyncFloorReset(): boolean {
-    return (this.flags & RESYNC_FLOOR_RESET) !== 0;
-  }
-  set resyncFloorReset(v: boolean) {
-    this.flag(RESYNC_FLOOR_RESET, v);
-  }
-  get cleanupDue(): boolean {
-    return (this.flags & CLEANUP_DUE) !== 0;
-  }
-  set cleanupDue(v: boolean) {
-    this.flag(CLEANUP_DUE, v);
-  }
-  get haConfirmedRelease(): boolean {
-    return (this.flags & HA_CONFIRMED_RELEASE) !== 0;
-  }
-  set haConfirmedRelease(v: boolean) {
-    this.flag(HA_CONFIRMED_RELEASE, v);
-  }
-  get initial(): boolean {
-    return (this.flags & INITIAL) !== 0;
-  }
-  set initial(v: boolean) {
-    this.flag(INITIAL, v);
-  }
-  get recorded(): boolean {
-    return (this.flags & RECORDED) !== 0;
-  }
-  set recorded(v: boolean) {
-    this.flag(RECORDED, v);
-  }
-  get lapsed(): boolean {
-    return (this.flags & LAPSED) !== 0;
-  }
-  set lapsed(v: boolean) {
-    this.flag(LAPSED, v);
-  }
-
-  private flag(bit: number, on: boolean): void {
-    this.flags = on ? this.flags | bit : this.flags & ~bit;
+  // The booleans and the rare fields, as accessors on the prototype (no per-session cost).
+  static {
+    for (const [name, bit] of Object.entries(FLAG_BITS)) {
+      Object.defineProperty(SessionRecord.prototype, name, {
+        get(this: SessionRecord): boolean {
+          return (this.flags & bit) !== 0;
+        },
+        set(this: SessionRecord, on: boolean) {
+          this.flags = on ? this.flags | bit : this.flags & ~bit;
+        },
+      });
+    }
+    for (const name of Object.keys(RARE_DEFAULTS) as (keyof RareFields)[]) {
+      const initial = RARE_DEFAULTS[name];
+      Object.defineProperty(SessionRecord.prototype, name, {
+        get(this: SessionRecord): unknown {
+          return this.rare ? this.rare[name] : initial;
+        },
+        set(this: SessionRecord, v: unknown) {
+          if (!this.rare && v === initial) return;
+          const rare = (this.rare ??= { ...RARE_DEFAULTS }) as unknown as Record<keyof RareFields, unknown>;
+          rare[name] = v;
+        },
+      });
+    }
   }
 }
 
