@@ -82,7 +82,6 @@ export interface Session extends TimerOwner {
   idFloor: bigint | undefined;
 }
 
-// Booleans of a session, one bit each in SessionRecord.flags.
 /** The booleans of a session: one bit each of SessionRecord.flags (bits 0-6). */
 const FLAG_BITS = {
   resynced: 1,
@@ -131,9 +130,9 @@ const RARE_DEFAULTS: Readonly<RareFields> = {
  * 40-200 B, so the record keeps its state flat: the booleans, the state, the
  * identity source and the attempts share one number, the MAC's bytes are made
  * from its 48-bit number when first asked for (a 6-byte Uint8Array is about 200 B
- * of wrapper and buffer), and the record is its own
- * hold buffer (`held` is the record; an idle session's frame list is the shared
- * empty NO_FRAMES); rarely set fields live in RareFields.
+ * of wrapper and buffer), the record is its own hold buffer (`held` is the record;
+ * an idle session's frame list is the shared empty NO_FRAMES), and rarely set
+ * fields live in RareFields.
  */
 class SessionRecord implements Session, HeldFrames {
   lastIdentification: bigint | undefined = undefined;
