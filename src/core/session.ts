@@ -6,8 +6,7 @@ import { NO_FRAMES } from "./hold-buffer.ts";
 import type { HeldFrames } from "./hold-buffer.ts";
 import type { IdentitySource } from "./identity.ts";
 import type { RealmConfig } from "./config.ts";
-import { newTimers } from "./session-timers.ts";
-import type { SessionTimers, TimerOwner } from "./session-timers.ts";
+import type { TimerOwner } from "./session-timers.ts";
 import type { SessionState } from "./transitions.ts";
 
 export interface Session extends TimerOwner {
@@ -169,7 +168,7 @@ class SessionRecord implements Session, HeldFrames {
   declare lastRevocationId: number | undefined;
   declare heldDownlink: HeldFrames | null;
   declare minQuarantineMs: number;
-  readonly timers: SessionTimers = newTimers();
+  timerRow = -1;
   readonly mac: string;
   readonly macKey: number;
   /** The MAC's bytes once something asked for them (see macBytes). */
