@@ -4,6 +4,7 @@
 // on the way (the MN's addresses from its DAD probes, the HA's link-layer
 // address from its RA, a DAD defence from its NA: draft 3.2.2-3.2.4).
 import { parseEthernet } from "../wire/ethernet.ts";
+import { macFromKey } from "../wire/mac.ts";
 import { classifyFrame, ND_NEIGHBOR_SOLICITATION, ND_ROUTER_SOLICITATION } from "../wire/ndisc.ts";
 import { deliverLingering } from "./dad-failure.ts";
 import { acceptFromPeer, forwardToPeer } from "./handover-forward.ts";
@@ -115,7 +116,8 @@ export class Forwarding {
    * frames released.
    */
   startForwarding(now: number, s: Session): number {
-    this.p.outbox.push({ kind: "bind", mac: s.mac, macBytes: s.macBytes, tunnel: this.tunnelOf(s), downlinkKey: s.careOf.greKey });
+    // The action's own copy of the MAC's bytes: reading s.macBytes would keep them in every bound session (issue 12).
+    this.p.outbox.push({ kind: "bind", mac: s.mac, macBytes: macFromKey(s.macKey), tunnel: this.tunnelOf(s), downlinkKey: s.careOf.greKey });
     const held = this.p.hold.drain(s.held);
     for (const f of held) this.releaseHeld(s, f);
     this.p.counters.framesHeldReleased += held.length;

@@ -10,6 +10,9 @@ export interface HeldFrames {
   bytes: number;
 }
 
+/** The frames of a holder that holds none: shared and frozen (hold() starts a new list). */
+export const NO_FRAMES = Object.freeze([]) as readonly Uint8Array[] as Uint8Array[];
+
 export class HoldPool {
   private frames = 0;
   private bytes = 0;
@@ -27,7 +30,9 @@ export class HoldPool {
     if (held.bytes + size > this.caps.bytesPerMn) return "per-mn-bytes";
     if (this.frames + 1 > this.caps.framesTotal) return "total-frames";
     if (this.bytes + size > this.caps.bytesTotal) return "total-bytes";
-    held.frames.push(frame.slice());
+    // An empty list may be the shared NO_FRAMES: a new list, sized for one frame.
+    if (held.frames.length === 0) held.frames = [frame.slice()];
+    else held.frames.push(frame.slice());
     held.bytes += size;
     this.frames++;
     this.bytes += size;
@@ -39,7 +44,7 @@ export class HoldPool {
     const out = held.frames;
     this.frames -= out.length;
     this.bytes -= held.bytes;
-    held.frames = [];
+    held.frames = NO_FRAMES;
     held.bytes = 0;
     return out;
   }

@@ -205,6 +205,10 @@ export class SessionLifecycle {
     s.resynced = false;
     s.initial = false;
     s.lapsed = false; // issue 9 item 3
+    // Issue 12: the lists were grown by push (room for 17); a bound session rarely
+    // learns more, so they keep exact-size copies (about 130 B less each).
+    s.addresses = s.addresses.slice();
+    s.dadTargets = s.dadTargets.slice();
     const timers = this.p.timers;
     timers.only(s, "refresh", base + refreshDelayMs(config.registration, s.grantedLifetimeS, this.p.random));
     if (config.idleTimeoutMs > 0) timers.set(s, "idle", s.lastHeardAt + config.idleTimeoutMs);

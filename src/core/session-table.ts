@@ -1,16 +1,18 @@
-// Every live session and the indexes the engine looks it up by: MAC text (link
-// events, contexts), 48-bit MAC number (the per-frame path), NAI (replies,
+// Every live session and the indexes the engine looks it up by: 48-bit MAC number
+// (the per-frame path; MAC text from link events and contexts is parsed), NAI (replies,
 // revocations), CoA or GRE key (downlink), the low word of the newest
 // identification (replies without an NAI), and sessions per care-of address
 // (what the daemon needs to know before it closes a signalling socket).
 // Adding and removing touch indexes only: what a removal means (CoA quarantine,
 // revocation memory, events) is the lifecycle's business.
-import { macKey } from "../wire/mac.ts";
+import { macKey, parseMac } from "../wire/mac.ts";
 import type { Session } from "./session.ts";
 
 export class SessionTable {
-  private readonly byMacText = new Map<string, Session>();
-  /** The same sessions by 48-bit MAC number: the per-frame lookup needs no MAC text. */
+  /**
+   * The sessions by 48-bit MAC number: the per-frame lookup needs no MAC text, and
+   * lookups by text parse it (one index less per session: issue 12).
+   */
   readonly byMacKey = new Map<number, Session>();
   readonly byNai = new Map<string, Session>();
   /** Downlink lookup: CoA (pool mode) or GRE key (shared mode). */
@@ -22,24 +24,28 @@ export class SessionTable {
   private readonly perCoa = new Map<number, number>();
 
   get size(): number {
-    return this.byMacText.size;
+    return this.byMacKey.size;
   }
 
+  /** By MAC text as sessions carry it ("aa:bb:cc:dd:ee:ff", lower case): other spellings find nothing. */
   get(mac: string): Session | undefined {
-    return this.byMacText.get(mac);
+    const bytes = parseMac(mac);
+    if (!bytes) return undefined;
+    const s = this.byMacKey.get(macKey(bytes));
+    return s && s.mac === mac ? s : undefined;
   }
 
   has(mac: string): boolean {
-    return this.byMacText.has(mac);
+    return this.get(mac) !== undefined;
   }
 
   /** Whether `s` is the live session for its MAC (not one already removed). */
   holds(s: Session): boolean {
-    return this.byMacText.get(s.mac) === s;
+    return this.byMacKey.get(s.macKey) === s;
   }
 
   values(): IterableIterator<Session> {
-    return this.byMacText.values();
+    return this.byMacKey.values();
   }
 
   /** Whether any live session registers from this care-of address. */
@@ -48,8 +54,7 @@ export class SessionTable {
   }
 
   add(s: Session): void {
-    this.byMacText.set(s.mac, s);
-    this.byMacKey.set(macKey(s.macBytes), s);
+    this.byMacKey.set(s.macKey, s);
     this.byNai.set(s.nai, s);
     if (s.careOf.greKey !== null) this.byKey.set(s.careOf.greKey, s);
     else this.byCoa.set(s.careOf.address, s);
@@ -57,9 +62,8 @@ export class SessionTable {
   }
 
   remove(s: Session): void {
-    if (this.byMacText.get(s.mac) !== s) return;
-    this.byMacText.delete(s.mac);
-    if (this.byMacKey.get(macKey(s.macBytes)) === s) this.byMacKey.delete(macKey(s.macBytes));
+    if (this.byMacKey.get(s.macKey) !== s) return;
+    this.byMacKey.delete(s.macKey);
     if (this.byNai.get(s.nai) === s) this.byNai.delete(s.nai);
     this.forgetIdentification(s, s.lastIdentification);
     if (s.careOf.greKey !== null) {

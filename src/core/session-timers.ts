@@ -1,8 +1,10 @@
-// Named timers per session. Each session carries one slot per timer (Infinity:
-// not armed), in a plain array of doubles (compact at 100,000 sessions); the
-// shared heap (deadlines.ts) holds only the earliest of them, and when it fires
-// the due timer is dispatched by name. The meaning of a deadline is therefore
-// never re-derived from the session's state.
+// Named timers per session: one slot per timer (Infinity: not armed); the shared
+// heap (deadlines.ts) holds only the earliest of them, and when it fires the due
+// timer is dispatched by name. The meaning of a deadline is therefore never
+// re-derived from the session's state. The slots of all sessions live in the
+// wheel's chunks of doubles, a row per session that has a timer armed (issue 12:
+// 48 B a session, where an array of its own cost 96 B); the session keeps only
+// its row number, and gives the row back once nothing is armed.
 //
 // Adding a timer: its name in TIMER_ORDER (where it ranks when several are due
 // at once) and its handler in the lifecycle's table (the type checker asks).
@@ -29,48 +31,75 @@ export type TimerName = (typeof TIMER_ORDER)[number];
 
 const TIMER_COUNT = TIMER_ORDER.length;
 const SLOT = Object.fromEntries(TIMER_ORDER.map((name, i) => [name, i])) as Readonly<Record<TimerName, number>>;
+/** Rows per chunk (1,024): the wheel grows a chunk at a time and never moves a row. */
+const CHUNK_SHIFT = 10;
+const ROW_MASK = (1 << CHUNK_SHIFT) - 1;
 
-/** One slot per TIMER_ORDER entry: when it fires (monotonic ms), Infinity when not armed. */
-export type SessionTimers = number[];
-
-export function newTimers(): SessionTimers {
-  // Sized at once: growing by push would leave a backing store of 17 slots.
-  return new Array<number>(TIMER_COUNT).fill(Infinity);
-}
-
-/** When the named timer fires, Infinity when it is not armed. */
-export function timerAt(timers: SessionTimers, name: TimerName): number {
-  return timers[SLOT[name]]!;
+function offsetOf(row: number): number {
+  return (row & ROW_MASK) * TIMER_COUNT;
 }
 
 export interface TimerOwner extends DeadlineOwner {
-  readonly timers: SessionTimers;
+  /** The owner's row in the wheel's chunks; -1 while nothing is armed. Only the wheel writes it. */
+  timerRow: number;
 }
 
 export class TimerWheel<T extends TimerOwner> {
   private readonly heap = new DeadlineQueue<T>();
+  private readonly chunks: Float64Array[] = [];
+  private readonly freeRows: number[] = [];
+  private rows = 0;
 
   /** Arms (or moves) one timer, leaving the others as they are. */
   set(owner: T, name: TimerName, at: number): void {
-    owner.timers[SLOT[name]] = at;
+    const [chunk, base] = this.rowOf(owner);
+    chunk[base + SLOT[name]] = at;
     this.sync(owner);
   }
 
   /** Arms one timer and disarms all the others (a new state's single deadline). */
   only(owner: T, name: TimerName, at: number): void {
-    owner.timers.fill(Infinity);
-    owner.timers[SLOT[name]] = at;
+    const [chunk, base] = this.rowOf(owner);
+    chunk.fill(Infinity, base, base + TIMER_COUNT);
+    chunk[base + SLOT[name]] = at;
     this.sync(owner);
   }
 
   disarm(owner: T, name: TimerName): void {
-    owner.timers[SLOT[name]] = Infinity;
+    if (owner.timerRow >= 0) this.chunkOf(owner.timerRow)[offsetOf(owner.timerRow) + SLOT[name]] = Infinity;
     this.sync(owner);
   }
 
   clear(owner: T): void {
-    owner.timers.fill(Infinity);
+    this.releaseRow(owner);
     this.heap.cancel(owner);
+  }
+
+  /** When the owner's named timer fires, Infinity when it is not armed. */
+  at(owner: T, name: TimerName): number {
+    if (owner.timerRow < 0) return Infinity;
+    return this.chunkOf(owner.timerRow)[offsetOf(owner.timerRow) + SLOT[name]]!;
+  }
+
+  /** The owner's earliest armed timer, Infinity when none. */
+  earliest(owner: T): number {
+    if (owner.timerRow < 0) return Infinity;
+    const chunk = this.chunkOf(owner.timerRow);
+    const base = offsetOf(owner.timerRow);
+    let at = Infinity;
+    for (let i = 0; i < TIMER_COUNT; i++) if (chunk[base + i]! < at) at = chunk[base + i]!;
+    return at;
+  }
+
+  /** The first timer in TIMER_ORDER of this owner that is due at `now`. */
+  dueTimer(owner: T, now: number): TimerName | undefined {
+    const slot = this.dueSlot(owner, now);
+    return slot >= 0 ? TIMER_ORDER[slot] : undefined;
+  }
+
+  /** Rows in use (owners with a timer armed, or not yet synced since the last one fired). */
+  get rowsInUse(): number {
+    return this.rows - this.freeRows.length;
   }
 
   /** The earliest armed timer of all owners. */
@@ -84,9 +113,9 @@ export class TimerWheel<T extends TimerOwner> {
    */
   popDue(now: number): { readonly owner: T; readonly name: TimerName } | undefined {
     for (let owner = this.heap.popDue(now); owner; owner = this.heap.popDue(now)) {
-      const slot = dueSlot(owner.timers, now);
+      const slot = this.dueSlot(owner, now);
       if (slot >= 0) {
-        owner.timers[slot] = Infinity;
+        this.chunkOf(owner.timerRow)[offsetOf(owner.timerRow) + slot] = Infinity;
         return { owner, name: TIMER_ORDER[slot]! };
       }
       this.sync(owner);
@@ -94,27 +123,41 @@ export class TimerWheel<T extends TimerOwner> {
     return undefined;
   }
 
-  /** Puts the owner's earliest armed timer in the heap. */
+  /** Puts the owner's earliest armed timer in the heap; with none armed its row goes back. */
   sync(owner: T): void {
-    const at = earliest(owner.timers);
-    if (at === Infinity) this.heap.cancel(owner);
-    else if (owner.deadlineAt !== at) this.heap.arm(owner, at);
+    const at = this.earliest(owner);
+    if (at === Infinity) {
+      this.releaseRow(owner);
+      this.heap.cancel(owner);
+    } else if (owner.deadlineAt !== at) this.heap.arm(owner, at);
   }
-}
 
-export function earliest(timers: SessionTimers): number {
-  let at = Infinity;
-  for (let i = 0; i < TIMER_COUNT; i++) if (timers[i]! < at) at = timers[i]!;
-  return at;
-}
+  private dueSlot(owner: T, now: number): number {
+    if (owner.timerRow < 0) return -1;
+    const chunk = this.chunkOf(owner.timerRow);
+    const base = offsetOf(owner.timerRow);
+    for (let i = 0; i < TIMER_COUNT; i++) if (chunk[base + i]! <= now) return i;
+    return -1;
+  }
 
-/** The first timer in TIMER_ORDER that is due at `now`. */
-export function dueTimer(timers: SessionTimers, now: number): TimerName | undefined {
-  const slot = dueSlot(timers, now);
-  return slot >= 0 ? TIMER_ORDER[slot] : undefined;
-}
+  /** The owner's chunk and the offset of its row there, taking a row (all Infinity) if it has none. */
+  private rowOf(owner: T): [Float64Array, number] {
+    if (owner.timerRow < 0) {
+      const row = this.freeRows.pop() ?? this.rows++;
+      if (row >> CHUNK_SHIFT >= this.chunks.length) this.chunks.push(new Float64Array((ROW_MASK + 1) * TIMER_COUNT));
+      owner.timerRow = row;
+      this.chunkOf(row).fill(Infinity, offsetOf(row), offsetOf(row) + TIMER_COUNT);
+    }
+    return [this.chunkOf(owner.timerRow), offsetOf(owner.timerRow)];
+  }
 
-function dueSlot(timers: SessionTimers, now: number): number {
-  for (let i = 0; i < TIMER_COUNT; i++) if (timers[i]! <= now) return i;
-  return -1;
+  private chunkOf(row: number): Float64Array {
+    return this.chunks[row >> CHUNK_SHIFT]!;
+  }
+
+  private releaseRow(owner: T): void {
+    if (owner.timerRow < 0) return;
+    this.freeRows.push(owner.timerRow);
+    owner.timerRow = -1;
+  }
 }

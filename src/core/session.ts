@@ -1,15 +1,19 @@
 // The per-MN record. Kept flat and small: the AN may carry 100,000 of them.
+import { macFromKey, macKey } from "../wire/mac.ts";
 import type { CareOf } from "./care-of.ts";
 import type { TunnelTarget } from "./events.ts";
+import { NO_FRAMES } from "./hold-buffer.ts";
 import type { HeldFrames } from "./hold-buffer.ts";
 import type { IdentitySource } from "./identity.ts";
 import type { RealmConfig } from "./config.ts";
-import { newTimers } from "./session-timers.ts";
-import type { SessionTimers, TimerOwner } from "./session-timers.ts";
+import type { TimerOwner } from "./session-timers.ts";
 import type { SessionState } from "./transitions.ts";
 
 export interface Session extends TimerOwner {
   readonly mac: string;
+  /** The MAC as a 48-bit number (the table's per-frame key). */
+  readonly macKey: number;
+  /** The MAC's 6 bytes, made on the first read (an idle session need not have them). */
   readonly macBytes: Uint8Array;
   readonly nai: string;
   readonly identitySource: IdentitySource;
@@ -64,7 +68,7 @@ export interface Session extends TimerOwner {
   /** A context record exists for it (announced by context-changed, or imported): the state file keeps it. */
   recorded: boolean;
 
-  held: HeldFrames;
+  readonly held: HeldFrames;
   /** Packets from the HA that overtook its accepted reply (allocated only then). */
   heldDownlink: HeldFrames | null;
 
@@ -77,23 +81,64 @@ export interface Session extends TimerOwner {
   idFloor: bigint | undefined;
 }
 
+/** The booleans of a session: one bit each of SessionRecord.flags (bits 0-6). */
+const FLAG_BITS = {
+  resynced: 1,
+  resyncFloorReset: 2,
+  cleanupDue: 4,
+  haConfirmedRelease: 8,
+  initial: 16,
+  recorded: 32,
+  lapsed: 64,
+} as const;
+// Bits 8-10: the state; 11-12: the identity source; 16-31: attempts (signed).
+const STATE_SHIFT = 8;
+const SOURCE_SHIFT = 11;
+const ATTEMPTS_SHIFT = 16;
+const STATES: readonly SessionState[] = ["registering", "bound", "renewing", "deregistering", "failed", "no-service"];
+const SOURCES: readonly IdentitySource[] = ["link-auth", "provisioned", "derived", "context"];
+
+/**
+ * Fields that stay at their defaults in almost every session (a 133 resync, a DAD
+ * defence, a revocation, downlink overtaking the reply, a revoked session's
+ * quarantine): kept out of the record, 8 B per field per session less.
+ */
+interface RareFields {
+  clockOffsetMs: number;
+  dadDefendedAt: number | undefined;
+  lastRevocationId: number | undefined;
+  heldDownlink: HeldFrames | null;
+  minQuarantineMs: number;
+}
+
+const RARE_DEFAULTS: Readonly<RareFields> = {
+  clockOffsetMs: 0,
+  dadDefendedAt: undefined,
+  lastRevocationId: undefined,
+  heldDownlink: null,
+  minQuarantineMs: 0,
+};
+
 /**
  * A class rather than an object literal so every session has one hidden class
  * with in-object fields: at 100,000 sessions that is the difference between a
  * compact record and a dictionary per MN (see test/bench/engine.bench.ts).
+ *
+ * Issue 12 (bytes per idle bound session, measured by the engine-state bench):
+ * every field costs 8 B per session and every small object or typed array
+ * 40-200 B, so the record keeps its state flat: the booleans, the state, the
+ * identity source and the attempts share one number, the MAC's bytes are made
+ * from its 48-bit number when first asked for (a 6-byte Uint8Array is about 200 B
+ * of wrapper and buffer), the record is its own hold buffer (`held` is the record;
+ * an idle session's frame list is the shared empty NO_FRAMES), and rarely set
+ * fields live in RareFields.
  */
-class SessionRecord implements Session {
-  state: SessionState = "registering";
+class SessionRecord implements Session, HeldFrames {
   lastIdentification: bigint | undefined = undefined;
   lastRequestAt = -Infinity;
-  attempts = 0;
-  resynced = false;
-  resyncFloorReset = false;
-  cleanupDue = false;
-  haConfirmedRelease = false;
+  /** The booleans, the state, the identity source and the attempts, packed (see the bit layout above). */
+  private flags: number;
   haRevocationFloor: number | undefined = undefined;
-  clockOffsetMs = 0;
-  initial = true;
   grantedLifetimeS = 0;
   expiresAt: number | undefined = undefined;
   uplinkKey: number | null = null;
@@ -102,33 +147,99 @@ class SessionRecord implements Session {
   haLinkLayer: Uint8Array | null = null;
   addresses: string[] = [];
   dadTargets: string[] = [];
-  dadDefendedAt: number | undefined = undefined;
-  lastRevocationId: number | undefined = undefined;
   lastHeardAt: number;
-  recorded = false;
-  held: HeldFrames = { frames: [], bytes: 0 };
-  heldDownlink: HeldFrames | null = null;
-  lapsed = false;
-  minQuarantineMs = 0;
+  frames: Uint8Array[] = NO_FRAMES;
+  bytes = 0;
   idFloor: bigint | undefined = undefined;
   deadlineAt: number | undefined = undefined;
-  deadlineGeneration = 0;
-  readonly timers: SessionTimers = newTimers();
+  deadlineSlot = -1;
+  /** What few sessions ever need (see RareFields), allocated on the first write of one. */
+  private rare: RareFields | null = null;
+  // Accessors (see the static block): packed in flags, or kept in rare.
+  declare resynced: boolean;
+  declare resyncFloorReset: boolean;
+  declare cleanupDue: boolean;
+  declare haConfirmedRelease: boolean;
+  declare initial: boolean;
+  declare recorded: boolean;
+  declare lapsed: boolean;
+  declare clockOffsetMs: number;
+  declare dadDefendedAt: number | undefined;
+  declare lastRevocationId: number | undefined;
+  declare heldDownlink: HeldFrames | null;
+  declare minQuarantineMs: number;
+  timerRow = -1;
   readonly mac: string;
-  readonly macBytes: Uint8Array;
+  readonly macKey: number;
+  /** The MAC's bytes once something asked for them (see macBytes). */
+  private macBytesMade: Uint8Array | null = null;
   readonly nai: string;
-  readonly identitySource: IdentitySource;
   realm: RealmConfig;
   readonly careOf: CareOf;
 
   constructor(f: { mac: string; macBytes: Uint8Array; nai: string; identitySource: IdentitySource; realm: RealmConfig; careOf: CareOf; now: number }) {
+    this.flags = FLAG_BITS.initial | (SOURCES.indexOf(f.identitySource) << SOURCE_SHIFT); // state 0: registering
     this.mac = f.mac;
-    this.macBytes = f.macBytes;
+    this.macKey = macKey(f.macBytes);
     this.nai = f.nai;
-    this.identitySource = f.identitySource;
     this.realm = f.realm;
     this.careOf = f.careOf;
     this.lastHeardAt = f.now;
+  }
+
+  /**
+   * Made from the 48-bit number on the first read (the downlink path reads it per
+   * packet: a new 6-byte Uint8Array costs some 300 ns) and kept from then on.
+   */
+  get macBytes(): Uint8Array {
+    return (this.macBytesMade ??= macFromKey(this.macKey));
+  }
+
+  get held(): HeldFrames {
+    return this;
+  }
+
+  get state(): SessionState {
+    return STATES[(this.flags >>> STATE_SHIFT) & 7]!;
+  }
+  set state(v: SessionState) {
+    this.flags = (this.flags & ~(7 << STATE_SHIFT)) | (STATES.indexOf(v) << STATE_SHIFT);
+  }
+  get identitySource(): IdentitySource {
+    return SOURCES[(this.flags >>> SOURCE_SHIFT) & 3]!;
+  }
+  get attempts(): number {
+    return this.flags >> ATTEMPTS_SHIFT;
+  }
+  set attempts(v: number) {
+    this.flags = (this.flags & 0xffff) | (v << ATTEMPTS_SHIFT);
+  }
+
+  // The booleans and the rare fields, as accessors on the prototype (no per-session cost).
+  static {
+    for (const [name, bit] of Object.entries(FLAG_BITS)) {
+      Object.defineProperty(SessionRecord.prototype, name, {
+        get(this: SessionRecord): boolean {
+          return (this.flags & bit) !== 0;
+        },
+        set(this: SessionRecord, on: boolean) {
+          this.flags = on ? this.flags | bit : this.flags & ~bit;
+        },
+      });
+    }
+    for (const name of Object.keys(RARE_DEFAULTS) as (keyof RareFields)[]) {
+      const initial = RARE_DEFAULTS[name];
+      Object.defineProperty(SessionRecord.prototype, name, {
+        get(this: SessionRecord): unknown {
+          return this.rare ? this.rare[name] : initial;
+        },
+        set(this: SessionRecord, v: unknown) {
+          if (!this.rare && v === initial) return;
+          const rare = (this.rare ??= { ...RARE_DEFAULTS }) as unknown as Record<keyof RareFields, unknown>;
+          rare[name] = v;
+        },
+      });
+    }
   }
 }
 

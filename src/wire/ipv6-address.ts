@@ -36,17 +36,21 @@ export function formatIpv6(addr: Uint8Array, offset = 0): string {
     const b = (i: number): number => addr[offset + i] ?? 0;
     return `::ffff:${b(12)}.${b(13)}.${b(14)}.${b(15)}`;
   }
-  let s = "";
+  // One join, not += per group: the result is one flat string rather than a chain
+  // of concatenations (a session keeps its addresses: about 80 B less each, issue 12).
+  const groups: string[] = [];
   for (let i = 0; i < 8; i++) {
     if (i === bestStart) {
-      s += "::";
+      // The empty group makes "::" between its neighbours; at either end it needs one more.
+      if (i === 0) groups.push("");
+      groups.push("");
       i += bestLen - 1;
+      if (i === 7) groups.push("");
       continue;
     }
-    if (s !== "" && !s.endsWith(":")) s += ":";
-    s += word(addr, offset, i).toString(16);
+    groups.push(word(addr, offset, i).toString(16));
   }
-  return s;
+  return groups.join(":");
 }
 
 const HEX_GROUP = /^[0-9a-fA-F]{1,4}$/;
