@@ -64,9 +64,12 @@ export class Forwarding {
 
   learnUplink(s: Session, seen: UplinkSeen): void {
     if (seen.kind === "malformed") return;
-    if (seen.kind === "neighbor-solicitation" && seen.dadTarget !== null && !s.dadTargets.includes(seen.dadTarget)) {
-      if (s.dadTargets.length >= 8) s.dadTargets.shift();
-      s.dadTargets.push(seen.dadTarget);
+    if (seen.kind === "neighbor-solicitation" && seen.dadTarget !== null) {
+      s.lastDadProbeAt = s.lastHeardAt; // the engine stamps every frame before it gets here
+      if (!s.dadTargets.includes(seen.dadTarget)) {
+        if (s.dadTargets.length >= 8) s.dadTargets.shift();
+        s.dadTargets.push(seen.dadTarget);
+      }
     }
     // A DAD probe names the address the MN is about to use (its SLAAC global address
     // included): the handover context needs those. Data packets are not inspected,

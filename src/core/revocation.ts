@@ -135,7 +135,9 @@ export class RevocationHandler {
         homeAgent: s.realm.homeAgent,
         careOf: s.careOf,
         haLinkLayer: s.haLinkLayer,
-        dadTargets: [...s.dadTargets],
+        // Only probes an NA could still be answering hold a new start back (revoked-linger.ts):
+        // an address probed long ago either was defended already (dadDefendedAt) or is the MN's.
+        dadTargets: now - s.lastDadProbeAt <= config.revocationLingerMs ? [...s.dadTargets] : [],
         revocationId: rev.revocationId,
         dadFailure,
         until: now + config.revocationLingerMs,

@@ -15,7 +15,7 @@ export interface LingeringSession {
   readonly homeAgent: number;
   readonly careOf: CareOf;
   readonly haLinkLayer: Uint8Array | null;
-  /** DAD targets the MN was probing when the revocation came. */
+  /** DAD targets the MN was probing when the revocation came (probes older than the linger are left out: their NA, if any, came long ago). */
   readonly dadTargets: readonly string[];
   readonly revocationId: number;
   /** The revocation was already judged a DAD failure (the NA came first). */

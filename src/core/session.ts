@@ -61,6 +61,8 @@ export interface Session extends TimerOwner {
   addresses: string[];
   /** Targets of the MN's DAD probes (unspecified-source NS) not yet answered. */
   dadTargets: string[];
+  /** When the MN last sent a DAD probe (monotonic ms; -Infinity: never). */
+  lastDadProbeAt: number;
   /** When the HA last defended one of those targets with an NA (monotonic ms). */
   dadDefendedAt: number | undefined;
   lastRevocationId: number | undefined;
@@ -147,6 +149,7 @@ class SessionRecord implements Session, HeldFrames {
   haLinkLayer: Uint8Array | null = null;
   addresses: string[] = [];
   dadTargets: string[] = [];
+  lastDadProbeAt = -Infinity;
   lastHeardAt: number;
   frames: Uint8Array[] = NO_FRAMES;
   bytes = 0;

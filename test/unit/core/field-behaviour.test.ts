@@ -55,6 +55,19 @@ describe("item 1: the defending NA and the revocation, in either order", () => {
     expect(requestsIn(h2.frame(dadNeighborSolicitation(mac(MN1)), 3201))).toHaveLength(1);
   });
 
+
+  it("a revoked session whose DAD probes are older than the linger holds no new start back (an MN moving back after a handover registers at once)", () => {
+    const h = probing(); // probed at 0 ms, bound since
+    h.fromHa(revocation(), 2500); // revoked (another AN took the MN over) 2.5 s after its last probe
+    // An NA for the long-probed address after that revocation still reaches the MN, but is no DAD failure.
+    const na = h.tunnel(defendingNa(), { outerDst: COA_POOL[0]! }, 2600);
+    expect(ofKind(na, "to-mn")).toHaveLength(1);
+    expect(ofKind(na, "detach")).toEqual([]);
+    expect(h.engine.counters.dadFailureDetaches).toBe(0);
+    const back = h.frame(dadNeighborSolicitation(mac(MN1), { target: ip6("2001:db8:1::7") }), 2700);
+    expect(eventsOf(back, "refused")).toEqual([]);
+    expect(requestsIn(back)).toHaveLength(1);
+  });
   it("the RA that follows a revocation is delivered too; the linger ends after revocationLingerMs", () => {
     const h = probing();
     h.fromHa(revocation(), 1200);
