@@ -33,6 +33,10 @@ export function newEngineCounters() {
     refusedHoldOff: 0,
     refusedNaiInUse: 0,
     refusedStartRate: 0,
+    /** Starts the rate turned away that wait their turn (start-queue.ts), started later, or dropped after START_QUEUE_SECONDS. */
+    startsQueued: 0,
+    startsDequeued: 0,
+    startQueueExpired: 0,
     refusedNaiTooLong: 0,
     /** the resolver chain (identityOrder) found no NAI */
     refusedNoIdentity: 0,

@@ -3,9 +3,10 @@
 // `now` is monotonic milliseconds from the driver, and the single earliest
 // deadline of all sessions is reported by `nextDeadline()`.
 //
-// This file demultiplexes inputs, starts sessions, and imports and exports
-// contexts. The policies (shutdown included) live beside it, each in its own file, sharing
-// one EngineParts: the registration client (registration-client.ts), forwarding
+// This file demultiplexes inputs and link events. The policies (shutdown included)
+// live beside it, each in its own file, sharing one EngineParts: session starts with
+// the start rate and its queue (session-start.ts), contexts in and out
+// (context-transfer.ts), the registration client (registration-client.ts), forwarding
 // (forwarding.ts), revocation (revocation.ts), the session table
 // (session-table.ts), the state machine applied with its named timers
 // (session-lifecycle.ts, session-timers.ts), and the outbox all of them write to.
@@ -21,16 +22,15 @@ import type { SessionContext } from "./context.ts";
 import { newEngineCounters } from "./counters.ts";
 import type { EngineCounters } from "./counters.ts";
 import { dadFailureDetach } from "./dad-failure.ts";
-import { bytesEqual } from "./engine-parts.ts";
 import type { EngineParts } from "./engine-parts.ts";
-import type { Action, Trigger } from "./events.ts";
+import type { Action } from "./events.ts";
 import { Forwarding } from "./forwarding.ts";
-import { EntryHoldOff, entryRefused } from "./entry-hold-off.ts";
+import { EntryHoldOff } from "./entry-hold-off.ts";
 import { handOver, HandoverForward } from "./handover-forward.ts";
 import { HandoverStats } from "./handover-stats.ts";
 import { HoldPool } from "./hold-buffer.ts";
 import { AuthorisedStations } from "./authorised-stations.ts";
-import { realmForNai, resolveIdentity } from "./identity.ts";
+import { realmForNai } from "./identity.ts";
 import { inspectUplink } from "./ipv6-inspect.ts";
 import { isMldReport } from "./mld-report.ts";
 import { Outbox } from "./outbox.ts";
@@ -41,12 +41,11 @@ import type { RegistrationTelemetry } from "./registration-stats.ts";
 import type { HistogramSnapshot } from "./histogram.ts";
 import { RevocationHandler } from "./revocation.ts";
 import { RevokedLinger } from "./revoked-linger.ts";
-import { newSession } from "./session.ts";
 import type { Session } from "./session.ts";
 import { SessionLifecycle } from "./session-lifecycle.ts";
 import { SessionTable } from "./session-table.ts";
 import { TimerWheel } from "./session-timers.ts";
-import { StartRate } from "./start-rate.ts";
+import { SessionStarts } from "./session-start.ts";
 import { isForwarding } from "./transitions.ts";
 
 export type EngineInput =
@@ -98,7 +97,8 @@ export class Engine {
   /** Stations the link layer authorised (served only these when linkLayer.requireAuthorised). */
   private readonly authorisedStations = new AuthorisedStations();
   /** Session starts per second (flood guard). */
-  private readonly startRate = new StartRate();
+  /** Session starts: the checks, the start rate and the stations waiting for it (session-start.ts). */
+  private readonly starts: SessionStarts;
   readonly counters: EngineCounters = newEngineCounters();
 
   constructor(config: EngineConfig, options: EngineOptions) {
@@ -120,6 +120,7 @@ export class Engine {
       shuttingDown: false,
     };
     this.registration = new RegistrationClient(this.p);
+    this.starts = new SessionStarts(this.p, this.registration, (mac) => this.linkIdentities.get(mac));
     this.forwarding = new Forwarding(this.p);
     this.revocation = new RevocationHandler(this.p);
     this.lifecycle = new SessionLifecycle(this.p, this.registration, this.forwarding, this.revocation);
@@ -138,7 +139,8 @@ export class Engine {
       case "tunnel-packet":
         return this.onTunnelPacket(now, input);
       case "deadline":
-        return this.lifecycle.onDeadlines(now);
+        this.lifecycle.onDeadlines(now);
+        return this.starts.startWaiting(now, (st, f) => this.forwarding.fromMn(st, f, ethernetPayloadOffset(f)));
       case "import-context":
         return this.onImport(now, input.context, input.resume, input.firstSeenAt);
       case "hand-over":
@@ -148,10 +150,11 @@ export class Engine {
         });
       case "register-station": {
         const macBytes = parseMac(input.mac);
-        if (macBytes && !this.p.table.has(formatMac(macBytes))) this.startSession(now, formatMac(macBytes), macBytes, "ipv6-frame", undefined);
+        if (macBytes && !this.p.table.has(formatMac(macBytes))) this.starts.start(now, formatMac(macBytes), macBytes, "ipv6-frame", undefined);
         return;
       }
       case "shutdown":
+        this.starts.clearWaiting(); // nothing new starts now
         return this.lifecycle.shutdown(now, input.deregister);
       case "wall-clock":
         this.p.wallOffsetMs = input.wallMs - now;
@@ -174,7 +177,9 @@ export class Engine {
 
   /** The earliest moment at which `handle(now, {kind: "deadline"})` has work. */
   nextDeadline(): number | undefined {
-    return this.p.timers.next();
+    const t = this.p.timers.next();
+    const q = this.starts.nextWaitingAt();
+    return q === undefined ? t : t === undefined ? q : Math.min(t, q);
   }
 
   get sessionCount(): number {
@@ -294,6 +299,7 @@ export class Engine {
     }
     const macBytes = frame.subarray(6, 12);
     const mac = formatMac(macBytes);
+    if (this.starts.waitingFrame(mac, frame)) return; // waiting for a start: its frames wait with it
     // By default only ND from the MN's own stack starts a session (draft 3.2.2 step
     // 3: "the RS or the NS, whichever received first"). Linux sends an MLD report
     // before its DAD NS; that report is for a router on the home link, which the MN
@@ -311,7 +317,7 @@ export class Engine {
       this.p.outbox.push({ kind: "unknown-station", mac, frame, trigger });
       return;
     }
-    const created = this.startSession(now, mac, macBytes, isNd ? seen.kind : "ipv6-frame", undefined);
+    const created = this.starts.start(now, mac, macBytes, isNd ? seen.kind : "ipv6-frame", undefined, frame);
     if (!created) return;
     this.forwarding.learnUplink(created, seen);
     this.forwarding.holdFrame(created, frame);
@@ -376,7 +382,7 @@ export class Engine {
     // as soon as the link is up. With a link-layer policy the config says; without one,
     // only with an identity.
     const eager = this.p.config.linkLayer ? this.p.config.linkLayer.registerOnAuthorised : identity !== undefined;
-    if (!this.p.table.has(key) && eager) this.startSession(now, key, macBytes, "station-authorised", identity);
+    if (!this.p.table.has(key) && eager) this.starts.start(now, key, macBytes, "station-authorised", identity);
   }
 
   private onStationLeft(now: number, mac: string): void {
@@ -394,60 +400,6 @@ export class Engine {
       this.p.outbox.emit({ type: "station-left", mac: key, cause: "link" });
       this.lifecycle.step(now, s, "left");
     }
-  }
-
-  // ---- session start ---------------------------------------------------------------
-
-  private startSession(now: number, mac: string, macBytes: Uint8Array, trigger: Trigger, identity: string | undefined): Session | undefined {
-    const config = this.p.config;
-    // Group-bit sources are not stations (and their downlink would go out as
-    // broadcast); our own MAC is a reflection. Neither may own a session.
-    if ((macBytes[0]! & 1) !== 0 || bytesEqual(macBytes, config.accessMac)) {
-      this.counters.framesBadSourceMac++;
-      return undefined;
-    }
-    if (entryRefused(this.p, now, mac)) return undefined; // issue 9 items 1, 2, 5
-    const outbox = this.p.outbox;
-    if (this.p.table.size >= config.maxSessions) {
-      this.counters.refusedSessionCap++;
-      outbox.emit({ type: "refused", mac, reason: "session-cap", detail: `${config.maxSessions} sessions` });
-      return undefined;
-    }
-    const id = resolveIdentity(config, mac, identity ?? this.linkIdentities.get(mac));
-    if ("reason" in id) {
-      if (id.reason === "nai-too-long") this.counters.refusedNaiTooLong++;
-      else if (id.reason === "no-key") this.counters.refusedNoKey++;
-      else if (id.reason === "no-identity") this.counters.refusedNoIdentity++;
-      else this.counters.refusedNoRealm++;
-      outbox.emit({ type: "refused", mac, reason: id.reason, detail: id.nai });
-      return undefined;
-    }
-    // One NAI, one session: a second MAC claiming the same identity is refused
-    // rather than allowed to steal the binding.
-    if (this.p.table.byNai.has(id.nai)) {
-      this.counters.refusedNaiInUse++;
-      outbox.emit({ type: "refused", mac, reason: "nai-in-use", detail: `NAI ${id.nai} already in use by another station` });
-      return undefined;
-    }
-    // Only a start that would go ahead costs a token: refused stations must not drain it.
-    if (!this.startRate.take(now, config.sessionStartsPerSecond)) {
-      this.counters.refusedStartRate++;
-      outbox.emit({ type: "refused", mac, reason: "start-rate", detail: `${config.sessionStartsPerSecond}/s` });
-      return undefined;
-    }
-    const coa = this.p.careOf.allocate(now, id.nai); // issue 9 item 3: its own quarantined CoA back
-    if (!coa) {
-      this.counters.refusedCoaExhausted++;
-      outbox.emit({ type: "refused", mac, reason: "coa-exhausted" });
-      return undefined;
-    }
-    const s = newSession({ mac, macBytes: macBytes.slice(), nai: id.nai, identitySource: id.source, realm: id.realm, careOf: coa, now });
-    s.clockOffsetMs = this.registration.clockOffsetFor(id.realm.homeAgent);
-    this.p.table.add(s);
-    this.counters.sessionsStarted++;
-    outbox.emit({ type: "session-started", mac, nai: id.nai, identitySource: id.source, trigger, careOf: formatIpv4(coa.address), greKey: coa.greKey });
-    this.registration.sendRequest(now, s);
-    return s;
   }
 
   // ---- import ---------------------------------------------------------------------

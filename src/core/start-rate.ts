@@ -13,8 +13,21 @@ export class StartRate {
     this.tokens = Math.min(rate, this.tokens + ((now - this.at) / 1000) * rate);
     if (!Number.isFinite(this.tokens)) this.tokens = rate;
     this.at = now;
-    if (this.tokens < 1) return false;
+    if (this.tokens < 1 - 1e-9) return false;
     this.tokens -= 1;
     return true;
+  }
+
+  /** Whether a start could be taken at `now` (nothing consumed). */
+  available(now: number, rate: number): boolean {
+    if (rate <= 0) return true;
+    // The tolerance: at nextAt() a whole token has accrued, floating-point error aside.
+    return Math.min(rate, this.tokens + ((now - this.at) / 1000) * rate) >= 1 - 1e-9;
+  }
+
+  /** When the next start can be taken (monotonic ms; in the past when one can now). */
+  nextAt(rate: number): number {
+    if (rate <= 0 || !Number.isFinite(this.at) || this.tokens >= 1) return Number.isFinite(this.at) ? this.at : 0;
+    return this.at + Math.ceil(((1 - this.tokens) / rate) * 1000);
   }
 }

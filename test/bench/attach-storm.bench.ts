@@ -53,7 +53,7 @@ function cpuMs(pid: number): number {
 function daemonCounters(t: Record<string, unknown>): Record<string, unknown> {
   const e = t.engine as Record<string, number>;
   const dp = t.datapath as Record<string, number>;
-  return { refusedStartRate: e.refusedStartRate, refusedSessionCap: e.refusedSessionCap, holdDropTotalFrames: e.holdDropTotalFrames, retransmissions: e.retransmissions, accessKernelDrops: dp.accessKernelDrops };
+  return { refusedStartRate: e.refusedStartRate, startsQueued: e.startsQueued, startsDequeued: e.startsDequeued, startQueueExpired: e.startQueueExpired, refusedSessionCap: e.refusedSessionCap, holdDropTotalFrames: e.holdDropTotalFrames, retransmissions: e.retransmissions, accessKernelDrops: dp.accessKernelDrops };
 }
 
 async function storm(v: Variant): Promise<Record<string, unknown>> {

@@ -1,6 +1,7 @@
 // Behaviours that came out of a review against RFC 5944 / RFC 3543 and hostile
 // input: each test fails on the engine as it was before the fix.
 import { describe, expect, it } from "vitest";
+import { START_QUEUE_SECONDS, StartQueue } from "../../../src/core/start-queue.ts";
 import { dadNeighborSolicitation, mac, routerSolicitation } from "../../support/frames.ts";
 import { answer, registrationRevocation } from "../../support/home-agent-messages.ts";
 import {
@@ -109,18 +110,49 @@ describe("hostile stations", () => {
     expect(h.engine.counters.framesBadSourceMac).toBe(2);
   });
 
-  it("session starts are rate limited: spoofed MACs cannot outpace sessionStartsPerSecond", () => {
+  it("session starts are rate limited: spoofed MACs cannot outpace sessionStartsPerSecond; the stations turned away wait their turn", () => {
     const h = new Harness(makeConfig({ sessionStartsPerSecond: 2, maxSessions: 100, careOf: { mode: "pool", addresses: Array.from({ length: 50 }, (_, i) => 0x0a000001 + i) } }));
     const macs = Array.from({ length: 5 }, (_, i) => `02:aa:00:00:00:0${i}`);
     let refused = 0;
-    for (const m of macs) refused += eventsOf(h.frame(dadNeighborSolicitation(mac(m)), 0), "refused").length;
+    let requests = 0;
+    for (const m of macs) {
+      const out = h.frame(dadNeighborSolicitation(mac(m)), 0);
+      refused += eventsOf(out, "refused").length;
+      requests += requestsIn(out).length;
+    }
     expect(h.engine.sessionCount).toBe(2);
-    expect(refused).toBe(3);
-    expect(h.engine.counters.refusedStartRate).toBe(3);
-    // A second later the bucket has refilled.
-    h.frame(dadNeighborSolicitation(mac(macs[2]!)), 1000);
-    expect(h.engine.sessionCount).toBe(3);
+    expect(requests).toBe(2);
+    expect(refused).toBe(0);
+    expect(h.engine.counters).toMatchObject({ startsQueued: 3, refusedStartRate: 0 });
+    // An RS from a waiting station goes with it, not to a start of its own.
+    h.frame(routerSolicitation(mac(macs[2]!)), 100);
+    expect(h.engine.counters.startsQueued).toBe(3);
+    // The engine asks to be woken when the next token is due, and starts the longest waiting then: one per 500 ms.
+    expect(h.engine.nextDeadline()).toBe(500);
+    const at500 = h.handle({ kind: "deadline" }, 500);
+    expect(eventsOf(at500, "session-started").map((e) => e.mac)).toEqual([macs[2]]);
+    // Its held frames are its NS and RS, released to the HA once it is registered.
+    expect(h.engine.session(macs[2]!)?.held.frames).toHaveLength(2);
+    h.handle({ kind: "deadline" }, 1000);
+    h.handle({ kind: "deadline" }, 1500);
+    expect(h.engine.sessionCount).toBe(5);
+    expect(h.engine.counters).toMatchObject({ startsDequeued: 3, refusedStartRate: 0 });
   });
+
+  it("the start queue is bounded: a flood of spoofed MACs beyond START_QUEUE_SECONDS of starts is refused, and old entries expire", () => {
+    const h = new Harness(makeConfig({ sessionStartsPerSecond: 2, maxSessions: 1000, careOf: { mode: "pool", addresses: Array.from({ length: 200 }, (_, i) => 0x0a000001 + i) } }));
+    const cap = StartQueue.capacity(2, 1000);
+    expect(cap).toBe(64); // max(64, 2/s x 30 s)
+    let refused = 0;
+    for (let i = 0; i < 2 + cap + 10; i++) refused += eventsOf(h.frame(dadNeighborSolicitation(mac(`02:bb:00:00:${(i >> 8).toString(16).padStart(2, "0")}:${(i & 255).toString(16).padStart(2, "0")}`)), 0), "refused").length;
+    expect(h.engine.counters).toMatchObject({ startsQueued: cap, refusedStartRate: 10 });
+    expect(refused).toBe(10);
+    // Past START_QUEUE_SECONDS the entries still waiting are dropped (counted), not started late.
+    h.handle({ kind: "deadline" }, START_QUEUE_SECONDS * 1000 + 1);
+    expect(h.engine.counters.startQueueExpired).toBe(cap);
+    expect(h.engine.sessionCount).toBe(2);
+  });
+
 });
 
 describe("identities", () => {
