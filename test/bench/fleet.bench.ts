@@ -13,7 +13,8 @@ import { sampleContext } from "../support/contexts.ts";
 import { until, Watcher } from "../support/mqtt-watch.ts";
 import { baseDocument, ComponentHost, remoteDocument } from "../integration/fleet/fleet-host.ts";
 
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 200);
+// --quick: 40 rounds (the Nagle variant waits ~46 ms a fetch: 200 rounds alone took 20 s of the quick run).
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? (process.env.BENCH_QUICK === "1" ? 40 : 200));
 const P = "netmip/v1";
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 

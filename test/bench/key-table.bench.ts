@@ -16,7 +16,7 @@ import { DEFAULT_MIP_CODEC_OPTIONS } from "../../src/wire/mip-extension.ts";
 import { mac } from "../support/frames.ts";
 
 const TABLE = 100_000;
-const STATIONS = Number(process.env.BENCH_STATIONS ?? 20_000);
+const STATIONS = Number(process.env.BENCH_STATIONS ?? (process.env.BENCH_QUICK === "1" ? 5_000 : 20_000));
 const HA = 0xc0000201;
 const KEY: MnHaKey = { spi: 0x1001, secret: new TextEncoder().encode("bench realm MN-HA key") };
 
