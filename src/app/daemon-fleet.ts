@@ -100,6 +100,7 @@ export class DaemonFleet {
 
   event(e: AnEvent): void {
     this.agent.event(e);
+    if (e.type === "session-started") this.handover?.sessionStarted(e.mac);
     if (e.type === "released" && e.reason !== "handed-over" && e.reason !== "revoked") this.agent.clearContext(e.mac);
     // A refresh extends the binding: the record (whose expiry is the binding's) is written again.
     if (e.type === "refreshed") this.contextChanged(e.mac);

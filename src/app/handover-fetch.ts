@@ -118,6 +118,17 @@ export class HandoverFetch {
     if (frame) this.o.replay?.(frame);
   }
 
+  /**
+   * The station has a session here now (registered from scratch after "no record", or
+   * imported): its pause ends. The pause guards against fetching again and again for a
+   * MAC that has no session; once its session ends (it moved on) and it comes back, a
+   * fetch is right at once: the bench's move back to the MN's first AN within 5 s of its
+   * first attach otherwise waited out the "no record" pause of that attach.
+   */
+  sessionStarted(mac: string): void {
+    this.pausedUntil.delete(mac);
+  }
+
   private pause(mac: string, until: number): void {
     this.pausedUntil.delete(mac);
     this.pausedUntil.set(mac, until);
