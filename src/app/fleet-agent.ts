@@ -134,7 +134,7 @@ export class FleetAgent {
     releasesRequested: 0,
     releasesServed: 0,
   };
-  private readonly releasesRefused: Record<ReleaseRefusal, number> = { malformed: 0, "unknown-signer": 0, forged: 0, "wrong-signer": 0, expired: 0, replayed: 0, "wrong-response-topic": 0 };
+  private readonly releasesRefused: Record<ReleaseRefusal, number> = { malformed: 0, "unknown-signer": 0, forged: 0, "wrong-signer": 0, expired: 0, replayed: 0, "wrong-response-topic": 0, misdirected: 0, "bad-target": 0 };
   private readonly releaseAnswersRejected: Record<AnswerRejection, number> = { malformed: 0, "unknown-signer": 0, forged: 0, "wrong-signer": 0, expired: 0, mismatch: 0 };
   /** Our release requests waiting for their answer, by correlation id: the raw answer goes to the check. */
   private readonly pendingRpc = new Map<string, (answer: Buffer | undefined) => void>();
@@ -434,7 +434,7 @@ export class FleetAgent {
       const sent = this.link.publish(
         {
           topic: fleetTopics(this.fleet.prefix, owner).rpc,
-          payload: encodeReleaseRequest({ by: me, mac, target: careOf, seq }, this.host.wallMs(), key),
+          payload: encodeReleaseRequest({ by: me, to: owner, mac, target: careOf, seq }, this.host.wallMs(), key),
           qos: 1,
           retain: false,
           properties: { responseTopic: this.topics.rpc, correlationData: Buffer.from(id) },
@@ -451,7 +451,7 @@ export class FleetAgent {
     const pending = correlation ? this.pendingRpc.get(Buffer.from(correlation).toString()) : undefined;
     if (pending) return pending(payload);
     const log = this.host.log;
-    const v = verifyReleaseRequest(payload, { keys: this.fleetKeys, nowWallMs: this.host.wallMs(), lastSeq: (s, m) => this.releaseWindow.last(s, m) });
+    const v = verifyReleaseRequest(payload, { keys: this.fleetKeys, nowWallMs: this.host.wallMs(), self: this.host.config().nodeId, lastSeq: (s, m) => this.releaseWindow.last(s, m) });
     const responseTopic = packet.properties?.responseTopic;
     // The answer goes to the asker's own rpc topic only: a request cannot aim it elsewhere.
     const refusal: ReleaseRefusal | undefined = !v.ok ? v.reason : responseTopic !== undefined && responseTopic !== fleetTopics(this.fleet.prefix, v.request.by).rpc ? "wrong-response-topic" : undefined;

@@ -20,11 +20,17 @@ export const RELEASE_TTL_MS = 10_000;
 const MAX_RPC_BYTES = 2048;
 const MAC_RE = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
 
-export type ReleaseRefusal = "malformed" | "unknown-signer" | "forged" | "wrong-signer" | "expired" | "replayed" | "wrong-response-topic";
+export type ReleaseRefusal = "malformed" | "unknown-signer" | "forged" | "wrong-signer" | "expired" | "replayed" | "wrong-response-topic" | "misdirected" | "bad-target";
 
 export interface ReleaseRequest {
   /** The asking AN (the signer). */
   readonly by: string;
+  /**
+   * The AN asked (its nodeId), signed in: every AN may write every AN's rpc topic, so
+   * without it a request captured on one AN's topic could be replayed to another AN,
+   * whose replay window has never seen it, within the TTL.
+   */
+  readonly to: string;
   readonly mac: string;
   /** The asker's care-of address for the MN: where the old AN forwards its downlink. */
   readonly target: number;
@@ -34,7 +40,13 @@ export interface ReleaseRequest {
 export type VerifiedRequest = { ok: true; request: ReleaseRequest } | { ok: false; reason: ReleaseRefusal; detail: string };
 
 export function encodeReleaseRequest(r: ReleaseRequest, nowWallMs: number, key: KeyObject): string {
-  return signEnvelope({ v: CONTEXT_RECORD_VERSION, op: "release", signer: r.by, by: r.by, mac: r.mac, target: formatIpv4(r.target), seq: r.seq, issuedAtMs: nowWallMs, expiresAtMs: nowWallMs + RELEASE_TTL_MS }, key);
+  return signEnvelope({ v: CONTEXT_RECORD_VERSION, op: "release", signer: r.by, by: r.by, to: r.to, mac: r.mac, target: formatIpv4(r.target), seq: r.seq, issuedAtMs: nowWallMs, expiresAtMs: nowWallMs + RELEASE_TTL_MS }, key);
+}
+
+/** Where downlink may be forwarded: not 0/8, loopback, multicast/reserved (224/3) or broadcast. */
+function unicastTarget(a: number): boolean {
+  const first = a >>> 24;
+  return first !== 0 && first !== 127 && first < 224;
 }
 
 /** Freshness of a signed rpc body: issued not in the future beyond the TTL, not expired, TTL not longer than ours. */
@@ -46,7 +58,10 @@ function stale(r: Record<string, unknown>, nowWallMs: number): string | undefine
 }
 
 /** Checks a release request; never throws. Order: envelope (signer known, signature), shape, signer = by, freshness, replay. */
-export function verifyReleaseRequest(bytes: Buffer, o: { keys: ReadonlyMap<string, KeyObject>; nowWallMs: number; lastSeq: (signer: string, mac: string) => number | undefined }): VerifiedRequest {
+export function verifyReleaseRequest(
+  bytes: Buffer,
+  o: { keys: ReadonlyMap<string, KeyObject>; nowWallMs: number; self: string; lastSeq: (signer: string, mac: string) => number | undefined },
+): VerifiedRequest {
   const opened = openEnvelope(bytes, o.keys, MAX_RPC_BYTES);
   if (!opened.ok) return opened;
   const r = opened.body;
@@ -54,11 +69,13 @@ export function verifyReleaseRequest(bytes: Buffer, o: { keys: ReadonlyMap<strin
   if (r.op !== "release" || typeof r.by !== "string" || typeof r.mac !== "string" || !MAC_RE.test(r.mac) || target === null || !Number.isSafeInteger(r.seq) || (r.seq as number) < 0)
     return { ok: false, reason: "malformed", detail: "not a release request" };
   if (r.by !== opened.signer) return { ok: false, reason: "wrong-signer", detail: `by ${r.by.slice(0, 64)} is not the signer ${opened.signer}` };
+  if (r.to !== o.self) return { ok: false, reason: "misdirected", detail: `for ${typeof r.to === "string" ? r.to.slice(0, 64) : "nobody"}, not ${o.self}` };
+  if (!unicastTarget(target)) return { ok: false, reason: "bad-target", detail: `target ${formatIpv4(target)} is not a unicast address` };
   const old = stale(r, o.nowWallMs);
   if (old) return { ok: false, reason: old === "bad times" ? "malformed" : "expired", detail: old };
   const last = o.lastSeq(opened.signer, r.mac);
   if (last !== undefined && (r.seq as number) <= last) return { ok: false, reason: "replayed", detail: `seq ${String(r.seq)} not above ${last}` };
-  return { ok: true, request: { by: r.by, mac: r.mac, target, seq: r.seq as number } };
+  return { ok: true, request: { by: r.by, to: o.self, mac: r.mac, target, seq: r.seq as number } };
 }
 
 export interface ReleaseAnswer {

@@ -57,7 +57,7 @@ describe.skipIf(skip !== undefined)(`signed release rpc over mosquitto${skip ? `
     const answersBefore = w.seen.filter((s) => s.topic === rpc("an-2")).length;
     const send = (payload: string, responseTopic = rpc("an-2")) => w.publish(rpc("an-1"), payload, false, { responseTopic, correlationData: Buffer.from("attacker-1") });
     const now = Date.now();
-    const fresh = (seq: number) => ({ by: "an-2", mac: MN, target: NEW_COA, seq });
+    const fresh = (seq: number, to = "an-1") => ({ by: "an-2", to, mac: MN, target: NEW_COA, seq });
     // Replayed: the captured request again, byte for byte.
     await send(request.text);
     // Forged: the captured body with another target, the signature kept.
@@ -72,17 +72,19 @@ describe.skipIf(skip !== undefined)(`signed release rpc over mosquitto${skip ? `
     await send(encodeReleaseRequest(fresh(now + 13), now - 20_000, key(2)));
     // Properly signed and fresh, but the answer aimed at another AN's topic.
     await send(encodeReleaseRequest(fresh(now + 14), now, key(2)), rpc("an-3"));
+    // Properly signed and fresh, but for an-3 (captured on an-3's topic, which every AN may write, and replayed to an-1).
+    await send(encodeReleaseRequest(fresh(now + 15, "an-3"), now, key(2)));
     // Malformed.
     await send("{not json");
-    await until(() => Object.values(oldAn.stats().releasesRefused).reduce((a, b) => a + b, 0) === 8, "eight refusals");
-    expect(oldAn.stats().releasesRefused).toEqual({ malformed: 1, "unknown-signer": 1, forged: 2, "wrong-signer": 1, expired: 1, replayed: 1, "wrong-response-topic": 1 });
+    await until(() => Object.values(oldAn.stats().releasesRefused).reduce((a, b) => a + b, 0) === 9, "nine refusals");
+    expect(oldAn.stats().releasesRefused).toEqual({ malformed: 1, "unknown-signer": 1, forged: 2, "wrong-signer": 1, expired: 1, replayed: 1, "wrong-response-topic": 1, misdirected: 1, "bad-target": 0 });
     expect(oldHost.released).toEqual([MN]);
     expect(oldAn.stats().releasesServed).toBe(1);
     await new Promise((r) => setTimeout(r, 200));
     expect(w.seen.filter((s) => s.topic === rpc("an-2")).length).toBe(answersBefore); // none answered
     const refusals = oldHost.logText.split("\n").filter((l) => l.includes("release request refused"));
-    expect(refusals).toHaveLength(8);
-    expect(refusals.map((l) => (JSON.parse(l) as { level: string }).level)).toEqual(Array(8).fill("warn"));
+    expect(refusals).toHaveLength(9);
+    expect(refusals.map((l) => (JSON.parse(l) as { level: string }).level)).toEqual(Array(9).fill("warn"));
     for (const n of [1, 2, 3]) expect(oldHost.logText).not.toContain(seed(n).toString("hex"));
 
     // A fresh signed request after all that is served (the window only holds what was accepted).

@@ -8,19 +8,25 @@ const key = (n: number) => privateKeyFromSeed(Buffer.alloc(32, n));
 const keys = new Map([1, 2].map((n) => [`an-${n}`, publicKeyFromRaw(rawPublicKey(key(n)))]));
 const NOW = 1_750_000_000_000;
 const MAC = "02:11:22:33:44:01";
-const request = (seq = 7, now = NOW) => Buffer.from(encodeReleaseRequest({ by: "an-2", mac: MAC, target: 0xc6120014, seq }, now, key(2)));
-const check = (bytes: Buffer, last?: number, now = NOW) => verifyReleaseRequest(bytes, { keys, nowWallMs: now, lastSeq: () => last });
+const request = (seq = 7, now = NOW, o: { to?: string; target?: number } = {}) =>
+  Buffer.from(encodeReleaseRequest({ by: "an-2", to: o.to ?? "an-1", mac: MAC, target: o.target ?? 0xc6120014, seq }, now, key(2)));
+const check = (bytes: Buffer, last?: number, now = NOW) => verifyReleaseRequest(bytes, { keys, nowWallMs: now, self: "an-1", lastSeq: () => last });
 
 describe("release request", () => {
   it("a good one verifies with its fields", () => {
-    expect(check(request())).toEqual({ ok: true, request: { by: "an-2", mac: MAC, target: 0xc6120014, seq: 7 } });
+    expect(check(request())).toEqual({ ok: true, request: { by: "an-2", to: "an-1", mac: MAC, target: 0xc6120014, seq: 7 } });
+  });
+
+  it("refuses a request signed for another AN (captured on its topic and replayed to us) and a target that is not unicast", () => {
+    expect(check(request(7, NOW, { to: "an-3" }))).toMatchObject({ ok: false, reason: "misdirected" });
+    for (const target of [0, 0x7f000001, 0xe0000001, 0xffffffff]) expect(check(request(7, NOW, { target }))).toMatchObject({ ok: false, reason: "bad-target" });
   });
 
   it("refuses a replay (seq not above the last accepted), an expired one, one from the future, one with a longer life", () => {
     expect(check(request(7), 7)).toMatchObject({ ok: false, reason: "replayed" });
     expect(check(request(7), undefined, NOW + RELEASE_TTL_MS)).toMatchObject({ ok: false, reason: "expired" });
     expect(check(request(7, NOW + RELEASE_TTL_MS + 1))).toMatchObject({ ok: false, reason: "expired" });
-    const long = Buffer.from(signEnvelope({ v: 1, op: "release", signer: "an-2", by: "an-2", mac: MAC, target: "198.18.0.20", seq: 8, issuedAtMs: NOW, expiresAtMs: NOW + RELEASE_TTL_MS + 1 }, key(2)));
+    const long = Buffer.from(signEnvelope({ v: 1, op: "release", signer: "an-2", by: "an-2", to: "an-1", mac: MAC, target: "198.18.0.20", seq: 8, issuedAtMs: NOW, expiresAtMs: NOW + RELEASE_TTL_MS + 1 }, key(2)));
     expect(check(long)).toMatchObject({ ok: false, reason: "malformed" });
   });
 
