@@ -14,6 +14,10 @@ export class AuthorisedStations {
     this.keys.delete(macKey(macBytes));
   }
 
+  has(macBytes: Uint8Array): boolean {
+    return this.keys.has(macKey(macBytes));
+  }
+
   /** Is the source MAC of this Ethernet frame authorised? */
   hasFrameSource(frame: Uint8Array): boolean {
     return this.keys.has(macKey(frame, 6));

@@ -140,7 +140,11 @@ export class Engine {
         return this.onTunnelPacket(now, input);
       case "deadline":
         this.lifecycle.onDeadlines(now);
-        return this.starts.startWaiting(now, (st, f) => this.forwarding.fromMn(st, f, ethernetPayloadOffset(f)));
+        return this.starts.startWaiting(
+          now,
+          (st, f) => this.forwarding.fromMn(st, f, ethernetPayloadOffset(f)),
+          (macBytes) => this.p.config.linkLayer?.requireAuthorised !== true || this.authorisedStations.has(macBytes),
+        );
       case "import-context":
         return this.onImport(now, input.context, input.resume, input.firstSeenAt);
       case "hand-over":
@@ -391,6 +395,7 @@ export class Engine {
     const key = formatMac(macBytes);
     this.linkIdentities.delete(key);
     this.authorisedStations.delete(macBytes);
+    this.starts.leftWaiting(key);
     const s = this.p.table.get(key);
     // A cleanup deregistration still owed to the HA goes first (its timer is
     // armed); the hold-off then releases the session.

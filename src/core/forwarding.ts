@@ -122,6 +122,8 @@ export class Forwarding {
     // The action's own copy of the MAC's bytes: reading s.macBytes would keep them in every bound session (issue 12).
     this.p.outbox.push({ kind: "bind", mac: s.mac, macBytes: macFromKey(s.macKey), tunnel: this.tunnelOf(s), downlinkKey: s.careOf.greKey });
     const held = this.p.hold.drain(s.held);
+    // A held DAD probe reaches the HA only now (draft 3.2.4 step 5): its NA may come from now on.
+    if (held.length > 0 && s.dadTargets.length > 0) s.lastDadProbeAt = now;
     for (const f of held) this.releaseHeld(s, f);
     this.p.counters.framesHeldReleased += held.length;
     if (s.heldDownlink) {

@@ -135,9 +135,9 @@ export class RevocationHandler {
         homeAgent: s.realm.homeAgent,
         careOf: s.careOf,
         haLinkLayer: s.haLinkLayer,
-        // Only probes an NA could still be answering hold a new start back (revoked-linger.ts):
-        // an address probed long ago either was defended already (dadDefendedAt) or is the MN's.
-        dadTargets: now - s.lastDadProbeAt <= config.revocationLingerMs ? [...s.dadTargets] : [],
+        dadTargets: [...s.dadTargets],
+        // Only probes an NA could still be answering hold a new start back (revoked-linger.ts).
+        probedRecently: now - s.lastDadProbeAt <= config.revocationLingerMs,
         revocationId: rev.revocationId,
         dadFailure,
         until: now + config.revocationLingerMs,

@@ -15,8 +15,15 @@ export interface LingeringSession {
   readonly homeAgent: number;
   readonly careOf: CareOf;
   readonly haLinkLayer: Uint8Array | null;
-  /** DAD targets the MN was probing when the revocation came (probes older than the linger are left out: their NA, if any, came long ago). */
+  /** DAD targets the MN was probing when the revocation came: an NA for one of them during the linger is a DAD failure. */
   readonly dadTargets: readonly string[];
+  /**
+   * A probe reached the HA within revocationLingerMs before the revocation (heard from the
+   * MN, or sent on with the held frames at the bind). Only then does a new start wait: every
+   * session has probes from its attach, and holding every revoked MN 2 s stranded MNs that
+   * moved back after a handover (they send no new trigger).
+   */
+  readonly probedRecently: boolean;
   readonly revocationId: number;
   /** The revocation was already judged a DAD failure (the NA came first). */
   dadFailure: boolean;
@@ -31,6 +38,6 @@ export class RevokedLinger extends ExpiringTunnelIndex<LingeringSession> {
    */
   holdsStart(now: number, mac: string): boolean {
     const e = this.findMac(now, mac);
-    return e !== undefined && !e.dadFailure && e.dadTargets.length > 0;
+    return e !== undefined && !e.dadFailure && e.probedRecently && e.dadTargets.length > 0;
   }
 }

@@ -92,17 +92,27 @@ export class SessionStarts {
     return this.waiting.size === 0 ? undefined : this.rate.nextAt(this.p.config.sessionStartsPerSecond);
   }
 
-  /** Starts waiting stations, oldest first, as far as the start rate allows now; `held` takes each one's kept frames. */
-  startWaiting(now: number, held: (s: Session, frame: Uint8Array) => void): void {
+  /**
+   * Starts waiting stations, oldest first, as far as the start rate allows now; `held`
+   * takes each one's kept frames; `admissible` re-checks what the frame path checked
+   * before the station was queued (802.1X authorisation).
+   */
+  startWaiting(now: number, held: (s: Session, frame: Uint8Array) => void, admissible: (mac: Uint8Array) => boolean): void {
     const rate = this.p.config.sessionStartsPerSecond;
     this.p.counters.startQueueExpired += this.waiting.expire(now);
     while (this.waiting.size > 0 && this.rate.available(now, rate)) {
       const e = this.waiting.shift()!;
       if (this.p.table.has(e.mac)) continue; // started meanwhile (an import, a link event)
+      if (!admissible(e.macBytes)) continue;
       this.p.counters.startsDequeued++;
       const s = this.start(now, e.mac, e.macBytes, e.trigger, e.identity, e.frames[0]);
       if (s) for (const f of e.frames) held(s, f);
     }
+  }
+
+  /** The station left while waiting: forgotten. */
+  leftWaiting(mac: string): void {
+    this.waiting.remove(mac);
   }
 
   clearWaiting(): void {

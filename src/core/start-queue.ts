@@ -75,6 +75,11 @@ export class StartQueue {
     return first.value;
   }
 
+  /** A station that left (or lost its authorisation) while waiting: it is not started later. */
+  remove(mac: string): boolean {
+    return this.waiting.delete(mac);
+  }
+
   clear(): void {
     this.waiting.clear();
   }

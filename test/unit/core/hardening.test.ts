@@ -139,6 +139,17 @@ describe("hostile stations", () => {
     expect(h.engine.counters).toMatchObject({ startsDequeued: 3, refusedStartRate: 0 });
   });
 
+  it("a station that leaves while waiting for its start is not started later", () => {
+    const h = new Harness(makeConfig({ sessionStartsPerSecond: 1 }));
+    h.frame(dadNeighborSolicitation(mac(MN1)), 0);
+    h.frame(dadNeighborSolicitation(mac(MN2)), 0);
+    expect(h.engine.counters.startsQueued).toBe(1);
+    h.handle({ kind: "station-left", mac: MN2 }, 100);
+    const later = h.handle({ kind: "deadline" }, 1000);
+    expect(eventsOf(later, "session-started")).toEqual([]);
+    expect(h.engine.session(MN2)).toBeUndefined();
+  });
+
   it("the start queue is bounded: a flood of spoofed MACs beyond START_QUEUE_SECONDS of starts is refused, and old entries expire", () => {
     const h = new Harness(makeConfig({ sessionStartsPerSecond: 2, maxSessions: 1000, careOf: { mode: "pool", addresses: Array.from({ length: 200 }, (_, i) => 0x0a000001 + i) } }));
     const cap = StartQueue.capacity(2, 1000);
