@@ -28,6 +28,16 @@ export class SessionStarts {
 
   /** `frame`: the trigger, kept with the station should the start rate make it wait. */
   start(now: number, mac: string, macBytes: Uint8Array, trigger: Trigger, identity: string | undefined, frame?: Uint8Array): Session | undefined {
+    // Already waiting (a link event or the fleet's register-station for a queued station):
+    // it keeps its place, so its queued frames go with its session and it starts once.
+    if (this.waiting.size > 0 && this.waiting.has(mac)) {
+      if (frame) this.waiting.append(mac, frame);
+      return undefined;
+    }
+    return this.startNow(now, mac, macBytes, trigger, identity, frame);
+  }
+
+  private startNow(now: number, mac: string, macBytes: Uint8Array, trigger: Trigger, identity: string | undefined, frame?: Uint8Array): Session | undefined {
     const { config, counters, outbox } = this.p;
     // Group-bit sources are not stations (and their downlink would go out as
     // broadcast); our own MAC is a reflection. Neither may own a session.
@@ -105,7 +115,7 @@ export class SessionStarts {
       if (this.p.table.has(e.mac)) continue; // started meanwhile (an import, a link event)
       if (!admissible(e.macBytes)) continue;
       this.p.counters.startsDequeued++;
-      const s = this.start(now, e.mac, e.macBytes, e.trigger, e.identity, e.frames[0]);
+      const s = this.startNow(now, e.mac, e.macBytes, e.trigger, e.identity, e.frames[0]);
       if (s) for (const f of e.frames) held(s, f);
     }
   }

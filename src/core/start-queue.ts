@@ -75,6 +75,10 @@ export class StartQueue {
     return first.value;
   }
 
+  has(mac: string): boolean {
+    return this.waiting.has(mac);
+  }
+
   /** A station that left (or lost its authorisation) while waiting: it is not started later. */
   remove(mac: string): boolean {
     return this.waiting.delete(mac);

@@ -150,6 +150,21 @@ describe("hostile stations", () => {
     expect(h.engine.session(MN2)).toBeUndefined();
   });
 
+  it("a waiting station keeps its place when a link event would start it: started once, with its queued frames", () => {
+    const h = new Harness(makeConfig({ sessionStartsPerSecond: 1 }));
+    h.frame(dadNeighborSolicitation(mac(MN1)), 0);
+    h.frame(dadNeighborSolicitation(mac(MN2)), 0);
+    h.frame(routerSolicitation(mac(MN2)), 10);
+    expect(h.engine.counters.startsQueued).toBe(1);
+    // Past the next token, a link event for the waiting station arrives before the engine's deadline runs.
+    const early = h.handle({ kind: "station-authorised", mac: MN2, identity: "bob@example.net" }, 1500);
+    expect(eventsOf(early, "session-started").map((e) => e.mac)).not.toContain(MN2);
+    const turn = h.handle({ kind: "deadline" }, 1500);
+    expect(eventsOf(turn, "session-started")).toMatchObject([{ mac: MN2, nai: "bob@example.net" }]);
+    expect(h.engine.session(MN2)?.held.frames).toHaveLength(2);
+    expect(h.engine.counters).toMatchObject({ startsQueued: 1, startsDequeued: 1, sessionsStarted: 2 });
+  });
+
   it("the start queue is bounded: a flood of spoofed MACs beyond START_QUEUE_SECONDS of starts is refused, and old entries expire", () => {
     const h = new Harness(makeConfig({ sessionStartsPerSecond: 2, maxSessions: 1000, careOf: { mode: "pool", addresses: Array.from({ length: 200 }, (_, i) => 0x0a000001 + i) } }));
     const cap = StartQueue.capacity(2, 1000);
