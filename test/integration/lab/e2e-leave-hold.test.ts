@@ -29,7 +29,7 @@ describe.skipIf(skipReason !== undefined)("lab end to end: the MN leaves AN1's l
   let daemon: string;
 
   beforeAll(async () => {
-    t = Topology.create({ label: "lableave", mns: 2 });
+    t = Topology.create({ label: "lableave", mns: 3 });
     await t.startBroker();
     await t.startHomeAgent();
     daemon = t.buildDaemon();
@@ -41,10 +41,10 @@ describe.skipIf(skipReason !== undefined)("lab end to end: the MN leaves AN1's l
     t?.cleanup();
   });
 
-  const config = (i: AnIndex, leaveHoldMs: number): AnConfigFile => {
+  const config = (i: AnIndex, leaveHoldMs: number, backend: "kernel" | "userspace"): AnConfigFile => {
     const c = t.anConfig(i, {
       shutdown: { deregister: false },
-      datapath: { backend: "kernel" },
+      datapath: { backend },
       access: { interface: t.an(i).access, promiscuous: true, perStationPort: i === 1 },
       // 10 ms probes for the gap and the fetch, on a loaded CI machine: more than the default 32 frames.
       limits: { hold: { framesPerMn: 256 } },
@@ -65,10 +65,11 @@ describe.skipIf(skipReason !== undefined)("lab end to end: the MN leaves AN1's l
     }
   };
 
-  async function run(mn: MnNode, leaveHoldMs: number) {
-    const [an1, an2] = await Promise.all([startAn(t, 1, daemon, config(1, leaveHoldMs)), startAn(t, 2, daemon, config(2, leaveHoldMs))]);
+  async function run(mn: MnNode, leaveHoldMs: number, backend: "kernel" | "userspace" = "kernel") {
+    const [an1, an2] = await Promise.all([startAn(t, 1, daemon, config(1, leaveHoldMs, backend)), startAn(t, 2, daemon, config(2, leaveHoldMs, backend))]);
     try {
       for (const an of [an1, an2]) await an.waitForLog((l) => l.msg === "fleet broker connected", "broker connected", 15_000);
+      for (const an of [an1, an2]) expect(an.logs.find((l) => l.msg === "datapath opened")).toMatchObject({ backend });
       const address = await attach(t, mn, 1, an1);
       await t.startEcho(mn.ns);
       await recordBy(an1, mn, "an1", address);
@@ -111,25 +112,30 @@ describe.skipIf(skipReason !== undefined)("lab end to end: the MN leaves AN1's l
     }
   }
 
-  it("with the leave hold: AN1 keeps the binding, holds the downlink after the leave and forwards it with the release; no probe sent after the leave is lost", async () => {
-    const r = await run(t.mns[0]!, LEAVE_HOLD_MS);
-    console.info(
-      `lab leave hold (CN->MN probes every ${PROBE_MS} ms, ${GAP_MS} ms off-link): ${r.summary.lost}/${r.summary.sent} lost in all, ${r.lostAfterLeave.length} sent after the leave lost (${r.sentAfterLeave} sent between the leave and the release, ${r.leaveToReleaseMs} ms); AN1 held ${r.c1.framesLeaveHeld}, forwarded ${r.c1.framesLeaveHeldForwarded} of them with the release (${r.c1.framesForwardedToPeer} to AN2 in all), AN2 delivered ${r.c2.framesForwardedFromPeer}; ended ${JSON.stringify(r.ended)}`,
-    );
-    expect(r.left).toMatchObject({ cause: "link", holdMs: LEAVE_HOLD_MS });
-    expect(r.served).toMatchObject({ by: "an2", released: true });
-    expect(r.deregistrations).toEqual([]);
-    expect(r.c1.leaveHolds).toBe(1);
-    expect(r.c1.framesLeaveHeld).toBeGreaterThan(0);
-    expect(r.c1.framesLeaveHeldForwarded).toBe(r.c1.framesLeaveHeld);
-    expect(r.ended).toMatchObject([{ outcome: "forwarded", frames: r.c1.framesLeaveHeld }]);
-    expect(r.c2.framesForwardedFromPeer).toBeGreaterThanOrEqual(r.c1.framesLeaveHeldForwarded!);
-    expect(r.sentAfterLeave).toBeGreaterThan(0);
-    expect(r.lostAfterLeave).toEqual([]);
-  }, 90_000);
+  for (const [i, backend] of [
+    [0, "kernel"],
+    [1, "userspace"],
+  ] as const) {
+    it(`${backend} datapath, with the leave hold: AN1 keeps the binding, holds the downlink after the leave and forwards it with the release; no probe sent after the leave is lost`, async () => {
+      const r = await run(t.mns[i]!, LEAVE_HOLD_MS, backend);
+      console.info(
+        `lab leave hold (${backend}, CN->MN probes every ${PROBE_MS} ms, ${GAP_MS} ms off-link): ${r.summary.lost}/${r.summary.sent} lost in all, ${r.lostAfterLeave.length} sent after the leave lost (${r.sentAfterLeave} sent between the leave and the release, ${r.leaveToReleaseMs} ms); AN1 held ${r.c1.framesLeaveHeld}, forwarded ${r.c1.framesLeaveHeldForwarded} of them with the release (${r.c1.framesForwardedToPeer} to AN2 in all), AN2 delivered ${r.c2.framesForwardedFromPeer}; ended ${JSON.stringify(r.ended)}`,
+      );
+      expect(r.left).toMatchObject({ cause: "link", holdMs: LEAVE_HOLD_MS });
+      expect(r.served).toMatchObject({ by: "an2", released: true });
+      expect(r.deregistrations).toEqual([]);
+      expect(r.c1.leaveHolds).toBe(1);
+      expect(r.c1.framesLeaveHeld).toBeGreaterThan(0);
+      expect(r.c1.framesLeaveHeldForwarded).toBe(r.c1.framesLeaveHeld);
+      expect(r.ended).toMatchObject([{ outcome: "forwarded", frames: r.c1.framesLeaveHeld }]);
+      expect(r.c2.framesForwardedFromPeer).toBeGreaterThanOrEqual(r.c1.framesLeaveHeldForwarded!);
+      expect(r.sentAfterLeave).toBeGreaterThan(0);
+      expect(r.lostAfterLeave).toEqual([]);
+    }, 90_000);
+  }
 
   it("the same with the hold off (leaveHoldMs 0): AN1 deregisters at the leave and the probes of the gap are lost (the test can fail)", async () => {
-    const r = await run(t.mns[1]!, 0);
+    const r = await run(t.mns[2]!, 0);
     console.info(`lab leave without the hold: ${r.summary.lost}/${r.summary.sent} lost in all, ${r.lostAfterLeave.length} sent after the leave lost (${r.sentAfterLeave} sent between the leave and AN2's registration, ${r.leaveToReleaseMs} ms); ${r.answeredThroughAn2} answered through AN2 from 200 ms after its registration on`);
     expect(r.left).toMatchObject({ cause: "link" });
     expect(r.left.holdMs).toBeUndefined();

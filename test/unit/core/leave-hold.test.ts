@@ -147,6 +147,15 @@ describe("leave hold at a fleet AN", () => {
     expect(eventsOf(h.log, "released")).toMatchObject([{ mac: MN1, reason: "deregistered" }]); // as a leave without the window
   });
 
+  it("the session ends otherwise during the window (shutdown): the held frames are dropped, counted, told as ended", () => {
+    const { h, coa } = leftAt1000();
+    h.tunnel(downlink(1), { outerDst: coa }, 1100);
+    const out = h.handle({ kind: "shutdown", deregister: true }, 1200);
+    expect(eventsOf(out, "leave-hold-ended")).toEqual([{ type: "leave-hold-ended", mac: MN1, outcome: "ended", frames: 1 }]);
+    expect(h.engine.heldFrames).toBe(0);
+    expect(h.engine.counters).toMatchObject({ leaveHoldsEnded: 1, framesLeaveHeldDropped: 1, leaveHoldsExpired: 0 });
+  });
+
   it("is bounded by the hold caps: frames beyond the per-MN cap are dropped and counted by cap", () => {
     const { h, coa } = leftAt1000(fleet({ hold: { framesPerMn: 2, bytesPerMn: 1 << 20, framesTotal: 3, bytesTotal: 1 << 20 } }));
     for (let i = 0; i < 5; i++) h.tunnel(downlink(i), { outerDst: coa }, 1100 + i);
