@@ -187,6 +187,12 @@ const fleet = z
      * that long plus the rpc timeout after its import). 0: off.
      */
     releaseForwardMs: z.number().int().min(0).max(30_000).default(2000),
+    /**
+     * Issue 10: a bound MN the link layer says left keeps its binding this long, its
+     * downlink held for the new AN's release (or its return here), before it
+     * deregisters (src/core/leave-hold.ts). 0 (or releaseForwardMs 0): deregister at once.
+     */
+    leaveHoldMs: z.number().int().min(0).max(10_000).default(1500),
   })
   .strict();
 
@@ -434,7 +440,7 @@ export function toEngineConfig(c: AnConfig, accessMac: Uint8Array, readFile: Sec
 }
 
 /** Issue 10: the forwarding windows of a handover (the new AN's also spans the wait for the release answer). */
-function releaseForwarding(c: AnConfig): { releaseForwardMs: number; peerForwardAcceptMs: number } {
+function releaseForwarding(c: AnConfig): { releaseForwardMs: number; peerForwardAcceptMs: number; leaveHoldMs: number } {
   const ms = c.fleet?.releaseForwardMs ?? 0;
-  return { releaseForwardMs: ms, peerForwardAcceptMs: ms === 0 ? 0 : ms + RELEASE_RPC_TIMEOUT_MS };
+  return { releaseForwardMs: ms, peerForwardAcceptMs: ms === 0 ? 0 : ms + RELEASE_RPC_TIMEOUT_MS, leaveHoldMs: ms === 0 ? 0 : (c.fleet?.leaveHoldMs ?? 0) };
 }

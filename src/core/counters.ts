@@ -87,6 +87,26 @@ export function newEngineCounters() {
     /** New AN: */
     acceptWindowsOpened: 0,
     framesForwardedFromPeer: 0,
+    /**
+     * Old AN, after a link-layer leave (leave-hold.ts): windows opened; how they ended
+     * (the release took the held frames, the MN came back, nothing came, the HA revoked
+     * meanwhile, the session ended otherwise); downlink frames held, forwarded, delivered, dropped at the end, and
+     * refused by a hold cap.
+     */
+    leaveHolds: 0,
+    leaveHoldsForwarded: 0,
+    leaveHoldsReturned: 0,
+    leaveHoldsExpired: 0,
+    leaveHoldsRevoked: 0,
+    leaveHoldsEnded: 0,
+    framesLeaveHeld: 0,
+    framesLeaveHeldForwarded: 0,
+    framesLeaveHeldDelivered: 0,
+    framesLeaveHeldDropped: 0,
+    leaveHoldDropPerMnFrames: 0,
+    leaveHoldDropPerMnBytes: 0,
+    leaveHoldDropTotalFrames: 0,
+    leaveHoldDropTotalBytes: 0,
 
     // Issue 10 (registrations by code, round trips and the interruption histogram:
     // registration-stats.ts, handover-stats.ts).

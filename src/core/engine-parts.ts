@@ -5,10 +5,12 @@ import type { CareOfAllocator } from "./care-of.ts";
 import type { EngineConfig } from "./config.ts";
 import type { EngineCounters } from "./counters.ts";
 import type { EntryHoldOff } from "./entry-hold-off.ts";
+import type { ExpiringTunnelIndex } from "./expiring-tunnel-index.ts";
 import type { ReleaseReason } from "./events.ts";
 import type { HandoverForward } from "./handover-forward.ts";
 import type { HandoverStats } from "./handover-stats.ts";
 import type { HoldPool } from "./hold-buffer.ts";
+import type { RevokedAway } from "./leave-hold.ts";
 import type { Outbox } from "./outbox.ts";
 import type { RandomSource } from "./random.ts";
 import type { RegistrationStats } from "./registration-stats.ts";
@@ -34,6 +36,8 @@ export interface EngineParts {
   readonly linger: RevokedLinger;
   /** issue 10: released sessions forwarding to the new AN, and handed-over ones accepting from the old. */
   readonly handoverForward: HandoverForward;
+  /** issue 10: sessions revoked during their leave window, holding their downlink for a release (leave-hold.ts). */
+  readonly leaveHolds: ExpiringTunnelIndex<RevokedAway>;
   /** issue 9 item 2: stations held off after a DAD failure. */
   readonly entryHoldOff: EntryHoldOff;
   /** Issue 10: replies by code, timeouts, round trips per HA. */

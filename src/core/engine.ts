@@ -33,6 +33,7 @@ import { AuthorisedStations } from "./authorised-stations.ts";
 import { realmForNai } from "./identity.ts";
 import { inspectUplink } from "./ipv6-inspect.ts";
 import { isMldReport } from "./mld-report.ts";
+import { newRevokedHolds, returnFromLeave, revokedAway, stationLeftLink } from "./leave-hold.ts";
 import { Outbox } from "./outbox.ts";
 import type { RandomSource } from "./random.ts";
 import { RegistrationClient } from "./registration-client.ts";
@@ -96,7 +97,6 @@ export class Engine {
   private readonly linkIdentities = new Map<string, string>();
   /** Stations the link layer authorised (served only these when linkLayer.requireAuthorised). */
   private readonly authorisedStations = new AuthorisedStations();
-  /** Session starts per second (flood guard). */
   /** Session starts: the checks, the start rate and the stations waiting for it (session-start.ts). */
   private readonly starts: SessionStarts;
   readonly counters: EngineCounters = newEngineCounters();
@@ -114,6 +114,7 @@ export class Engine {
       careOf: new CareOfAllocator(config.careOf),
       linger: new RevokedLinger(config.maxSessions),
       handoverForward: new HandoverForward(config.maxSessions),
+      leaveHolds: newRevokedHolds(config.maxSessions, () => this.p),
       entryHoldOff: new EntryHoldOff(config.maxSessions),
       registrationStats: new RegistrationStats(() => this.p.config),
       handovers: new HandoverStats(),
@@ -140,6 +141,7 @@ export class Engine {
         return this.onTunnelPacket(now, input);
       case "deadline":
         this.lifecycle.onDeadlines(now);
+        this.p.leaveHolds.sweep(now); // issue 10: revoked sessions' leave windows over (leave-hold.ts)
         return this.starts.startWaiting(
           now,
           (st, f) => this.forwarding.fromMn(st, f, ethernetPayloadOffset(f)),
@@ -165,7 +167,7 @@ export class Engine {
         return;
       case "mn-active": {
         const s = this.p.table.get(input.mac);
-        if (!s) return;
+        if (!s || s.away) return; // away: a late report from before the leave
         s.lastHeardAt = now;
         // The fast path forwarded for it: that may end a handover's interruption (as late as this report).
         if (this.p.handovers.waiting && isForwarding(s.state)) this.p.handovers.forwarded(s, now);
@@ -181,9 +183,8 @@ export class Engine {
 
   /** The earliest moment at which `handle(now, {kind: "deadline"})` has work. */
   nextDeadline(): number | undefined {
-    const t = this.p.timers.next();
-    const q = this.starts.nextWaitingAt();
-    return q === undefined ? t : t === undefined ? q : Math.min(t, q);
+    const at = [this.p.timers.next(), this.starts.nextWaitingAt(), this.p.leaveHolds.firstOver].filter((t) => t !== undefined);
+    return at.length === 0 ? undefined : Math.min(...at);
   }
 
   get sessionCount(): number {
@@ -213,7 +214,7 @@ export class Engine {
 
   /** Whether a `hand-over` of `mac` has something to release: a session, or a revoked one lingering. */
   releasable(now: number, mac: string): boolean {
-    return this.p.table.has(mac) || this.p.linger.findMac(now, mac) !== undefined;
+    return this.p.table.has(mac) || this.p.linger.findMac(now, mac) !== undefined || this.p.leaveHolds.findMac(now, mac) !== undefined;
   }
 
   /** Whether a live session registers from this care-of address (its signalling socket is in use). */
@@ -251,6 +252,7 @@ export class Engine {
     this.p.hold.setCaps(config.hold);
     this.p.linger.setMaxEntries(config.maxSessions);
     this.p.handoverForward.setMaxEntries(config.maxSessions);
+    this.p.leaveHolds.setMaxEntries(config.maxSessions);
     this.p.entryHoldOff.setMaxEntries(config.maxSessions);
     for (const s of this.p.table.values()) {
       // A new key for the same HA applies from the session's next request. A session
@@ -284,6 +286,8 @@ export class Engine {
     }
     const s = this.p.table.byMacKey.get(macKey(frame, 6));
     if (s) {
+      // Issue 10: a station held since it left is back on this link (leave-hold.ts).
+      if (s.away && !returnFromLeave(this.p, s, this.authorisedStations.hasFrameSource(frame), () => this.forwarding.resumeBound(now, s))) return;
       s.lastHeardAt = now;
       if (!this.p.handovers.waiting) return this.forwarding.fromMn(s, frame, ipOffset);
       const before = this.counters.framesToTunnel;
@@ -341,6 +345,7 @@ export class Engine {
         const revoked = this.revocation.onRevocation(now, from, fromPort, local, bytes);
         if (!revoked) return;
         const mac = revoked.session.mac;
+        revokedAway(this.p, now, revoked.session); // issue 10: what it holds waits for a release
         this.lifecycle.step(now, revoked.session, "revoked", "revoked");
         if (revoked.dadFailure) dadFailureDetach(this.p, now, mac, revoked.revocationId, "na-first");
         return;
@@ -373,6 +378,8 @@ export class Engine {
     if (!macBytes) return;
     const key = formatMac(macBytes);
     this.authorisedStations.add(macBytes);
+    const away = this.p.table.get(key);
+    if (away?.away) returnFromLeave(this.p, away, true, () => this.forwarding.resumeBound(now, away));
     if (identity !== undefined) {
       // Bounded: stations that authenticate and never send ND must not grow it forever.
       this.linkIdentities.delete(key);
@@ -398,13 +405,9 @@ export class Engine {
     this.starts.leftWaiting(key);
     const s = this.p.table.get(key);
     // A cleanup deregistration still owed to the HA goes first (its timer is
-    // armed); the hold-off then releases the session.
-    if (s && !s.cleanupDue) {
-      // issue 9 item 4: counted and told; the deregistration follows (transition table).
-      this.counters.stationsLeft++;
-      this.p.outbox.emit({ type: "station-left", mac: key, cause: "link" });
-      this.lifecycle.step(now, s, "left");
-    }
+    // armed); the hold-off then releases the session. issue 9 item 4: counted and
+    // told; the deregistration follows (transition table), in a fleet after the leave window.
+    if (s && !s.cleanupDue) stationLeftLink(this.p, now, s, () => this.lifecycle.step(now, s, "left"));
   }
 
   // ---- import ---------------------------------------------------------------------

@@ -40,7 +40,15 @@ export type AnEvent =
   /** Issue 9 item 3: a renewal went unanswered past the binding's lifetime; it keeps retrying. */
   | { readonly type: "binding-lapsed"; readonly mac: string; readonly attempts: number }
   /** Issue 9 item 4: the link layer (or the idle timer) says the station left; deregistration follows. */
-  | { readonly type: "station-left"; readonly mac: string; readonly cause: "link" | "idle" }
+  /** Issue 10: holdMs: a fleet AN keeps the binding this long, holding the downlink (leave-hold.ts); absent: deregistering now. */
+  | { readonly type: "station-left"; readonly mac: string; readonly cause: "link" | "idle"; readonly holdMs?: number }
+  /**
+   * Issue 10: a leave hold is over, and what became of the `frames` held: "forwarded" to
+   * the new AN (a release), "returned" (delivered: the MN came back), "expired" (the
+   * window ran out: dropped, and the session deregisters), "ended" (the session ended
+   * otherwise: dropped). revoked: the HA revoked the binding during the window.
+   */
+  | { readonly type: "leave-hold-ended"; readonly mac: string; readonly outcome: "forwarded" | "returned" | "expired" | "ended"; readonly frames: number; readonly revoked?: true }
   | { readonly type: "released"; readonly mac: string; readonly reason: ReleaseReason }
   /** Issue 10: the released (or revoked) MN's downlink goes on to the new AN for windowMs. */
   | { readonly type: "forwarding-to-peer"; readonly mac: string; readonly target: string; readonly windowMs: number }

@@ -8,6 +8,7 @@ import { macFromKey } from "../wire/mac.ts";
 import { classifyFrame, ND_NEIGHBOR_SOLICITATION, ND_ROUTER_SOLICITATION } from "../wire/ndisc.ts";
 import { deliverLingering } from "./dad-failure.ts";
 import { acceptFromPeer, forwardToPeer } from "./handover-forward.ts";
+import { dropAway, holdAway, holdRevokedAway } from "./leave-hold.ts";
 import { bytesEqual } from "./engine-parts.ts";
 import type { EngineParts } from "./engine-parts.ts";
 import type { TunnelTarget } from "./events.ts";
@@ -134,8 +135,22 @@ export class Forwarding {
     return held.length;
   }
 
+  /**
+   * Issue 10: an away MN is back (leave-hold.ts): the datapath bridges it again and
+   * the downlink held meanwhile goes to it. Returns how many packets were held.
+   */
+  resumeBound(now: number, s: Session): number {
+    this.p.outbox.push({ kind: "bind", mac: s.mac, macBytes: macFromKey(s.macKey), tunnel: this.tunnelOf(s), downlinkKey: s.careOf.greKey });
+    if (!s.heldDownlink) return 0;
+    const down = this.p.hold.drain(s.heldDownlink);
+    s.heldDownlink = null;
+    for (const packet of down) this.deliverDownlink(now, s, packet);
+    return down.length;
+  }
+
   /** Everything held for the session, both ways, is dropped. */
   dropHeld(s: Session): void {
+    if (s.away) return dropAway(this.p, s, "ended"); // issue 10: counted, told
     this.p.hold.drain(s.held);
     if (s.heldDownlink) this.p.hold.drain(s.heldDownlink);
     s.heldDownlink = null;
@@ -172,7 +187,8 @@ export class Forwarding {
     const registering = s?.state === "registering";
     if (!s || !(isForwarding(s.state) || registering)) {
       // Issue 10: released to a new AN (before the linger: the MN is not here), or from the old AN.
-      if (forwardToPeer(this.p, now, t) || deliverLingering(this.p, now, t) || acceptFromPeer(this.p, now, t)) return; // issue 9 item 1
+      // A session revoked while away holds on (leave-hold.ts): the MN is not on this link either.
+      if (forwardToPeer(this.p, now, t) || holdRevokedAway(this.p, now, t) || deliverLingering(this.p, now, t) || acceptFromPeer(this.p, now, t)) return; // issue 9 item 1
       counters.packetsFromTunnelUnmatched++;
       return;
     }
@@ -181,6 +197,7 @@ export class Forwarding {
       counters.packetsFromTunnelWrongSource++;
       return;
     }
+    if (s.away) return holdAway(this.p, s, t.packet); // issue 10: the MN left; a release or its return may follow
     if (registering) {
       // The HA sends its RA right after the reply (draft Figure 6 step 6) and the
       // two arrive on different sockets: the RA may be read first. Hold it (bounded,

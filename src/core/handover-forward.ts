@@ -5,7 +5,8 @@
 // as plain 6in4 (RFC 4213) from the old CoA, for `releaseForwardMs`, instead of to
 // an access link the MN has left; so do the downlink packets still held for it.
 // Either order with the HA's revocation works: a release of a session that was
-// revoked meanwhile takes the lingering entry's CoA (revoked-linger.ts).
+// revoked meanwhile takes the lingering entry's CoA (revoked-linger.ts). A session
+// held since its MN left the link (leave-hold.ts) sends what it held the same way.
 // At the new AN: 6in4 from the old AN's CoA (from the signed context record, never
 // from anything unsigned) to the new session's CoA, for one of that MN's addresses,
 // goes to the MN for `peerForwardAcceptMs`; anything else from there is dropped as
@@ -18,6 +19,7 @@ import type { EngineParts } from "./engine-parts.ts";
 import { ExpiringTunnelIndex } from "./expiring-tunnel-index.ts";
 import type { TunnelPacket } from "./forwarding.ts";
 import { inspectDownlink } from "./ipv6-inspect.ts";
+import { forwardedAway, releaseRevokedAway } from "./leave-hold.ts";
 import type { Session } from "./session.ts";
 
 /** A released session's downlink identity and where its packets go now. */
@@ -95,18 +97,22 @@ export function handOver(p: EngineParts, now: number, mac: string, forwardTo: nu
     if (s) release(s);
     return;
   }
-  const from = s ? { homeAgent: s.realm.homeAgent, careOf: s.careOf } : p.linger.findMac(now, mac);
+  // A session revoked during its leave window may not linger (revocationLingerMs 0): its hold knows the tunnel too.
+  const from = s ? { homeAgent: s.realm.homeAgent, careOf: s.careOf } : (p.linger.findMac(now, mac) ?? p.leaveHolds.findMac(now, mac));
   if (!from) return;
   const e: ForwardEntry = { mac, homeAgent: from.homeAgent, careOf: { address: from.careOf.address, greKey: from.careOf.greKey }, target: forwardTo, until: now + ms };
   p.counters.forwardEntriesDropped += p.handoverForward.forwards.add(now, e);
   p.counters.forwardWindowsOpened++;
   p.outbox.emit({ type: "forwarding-to-peer", mac, target: formatIpv4(forwardTo), windowMs: ms });
-  if (!s) return;
+  if (!s) return releaseRevokedAway(p, now, mac, (packet) => toPeer(p, e, packet));
+  let n = 0;
   if (s.heldDownlink) {
     const held = p.hold.drain(s.heldDownlink);
     s.heldDownlink = null;
     for (const packet of held) toPeer(p, e, packet);
+    n = held.length;
   }
+  if (s.away) forwardedAway(p, s, n); // issue 10: held since the MN left this link (leave-hold.ts)
   release(s);
 }
 

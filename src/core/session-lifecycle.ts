@@ -8,6 +8,7 @@ import { refreshDelayMs } from "./backoff.ts";
 import type { EngineParts, SessionStep } from "./engine-parts.ts";
 import type { ReleaseReason } from "./events.ts";
 import type { Forwarding } from "./forwarding.ts";
+import { dropAway } from "./leave-hold.ts";
 import type { RegistrationClient } from "./registration-client.ts";
 import type { RevocationHandler } from "./revocation.ts";
 import type { Session } from "./session.ts";
@@ -49,6 +50,12 @@ export class SessionLifecycle {
       this.registration.sendCleanupDeregistration(now, s);
     },
     holdOff: (now, s) => this.step(now, s, "hold-off-over"),
+    leaveHold: (now, s) => {
+      // Issue 10: no release and no return within the window: as if it had just left.
+      if (!s.away) return;
+      dropAway(this.p, s, "expired");
+      this.step(now, s, "left");
+    },
   };
 
   constructor(

@@ -25,6 +25,8 @@ export const TIMER_ORDER = [
   "cleanup",
   /** The hold-off after a failure is over: the session goes (failed, no-service). */
   "holdOff",
+  /** Issue 10: a bound MN's leave window is over with no release and no return: it deregisters (leave-hold.ts). */
+  "leaveHold",
 ] as const;
 
 export type TimerName = (typeof TIMER_ORDER)[number];

@@ -77,13 +77,18 @@ export interface Session extends TimerOwner {
   // issue 9.
   /** Item 3: a renewal went unanswered past the binding's expiry (noted once; cleared when bound). */
   lapsed: boolean;
+  /**
+   * Issue 10 (leave-hold.ts): the link layer says the MN left and the binding is kept
+   * for the leave window (its "leaveHold" timer): downlink is held, not delivered.
+   */
+  away: boolean;
   /** Item 1: a revoked session's CoA rests this long while the session lingers. */
   minQuarantineMs: number;
   /** Item 5: the newest identification the HA accepted; a resynced one must exceed it (RFC 3344 5.7). */
   idFloor: bigint | undefined;
 }
 
-/** The booleans of a session: one bit each of SessionRecord.flags (bits 0-6). */
+/** The booleans of a session: one bit each of SessionRecord.flags (bits 0-7). */
 const FLAG_BITS = {
   resynced: 1,
   resyncFloorReset: 2,
@@ -92,6 +97,7 @@ const FLAG_BITS = {
   initial: 16,
   recorded: 32,
   lapsed: 64,
+  away: 128,
 } as const;
 // Bits 8-10: the state; 11-12: the identity source; 16-31: attempts (signed).
 const STATE_SHIFT = 8;
@@ -166,6 +172,7 @@ class SessionRecord implements Session, HeldFrames {
   declare initial: boolean;
   declare recorded: boolean;
   declare lapsed: boolean;
+  declare away: boolean;
   declare clockOffsetMs: number;
   declare dadDefendedAt: number | undefined;
   declare lastRevocationId: number | undefined;

@@ -10,6 +10,11 @@
 //                    |   \--denied/give-up--> failed          \--accepted-/
 //   left/idle: registering|bound|renewing -> deregistering -> (released)
 //   revoked, expired, handed-over: -> (released)
+//
+// Issue 10: in a fleet, a bound or renewing session whose station left the link is
+// first `away` for the leave window (leave-hold.ts): a flag, not a state, since its
+// binding and timers go on as in bound/renewing and only where its downlink goes
+// changes (held); its "left" input comes when the window ends with no release.
 import { ReplyCode } from "../wire/mip-codes.ts";
 
 export type SessionState = "registering" | "bound" | "renewing" | "deregistering" | "failed" | "no-service";

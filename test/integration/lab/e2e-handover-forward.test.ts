@@ -13,44 +13,13 @@ import { daemonCommand, LAB, Topology } from "../../lab/topology.ts";
 import type { AnConfigFile, AnIndex, AnProcess, HaProcess, MnNode } from "../../lab/topology.ts";
 import { netnsUnavailableReason, waitFor } from "../../support/netns.ts";
 import { mosquittoUnavailableReason } from "../../support/mosquitto.ts";
-import { anEvents, attach, eventOf, startAn, waitAnEvent } from "./lab-steps.ts";
+import { anEvents, attach, eventOf, sendTimes, startAn, telemetry, waitAnEvent } from "./lab-steps.ts";
 
 const skipReason = netnsUnavailableReason() ?? mosquittoUnavailableReason();
 if (skipReason) console.warn(`lab e2e handover forwarding: skipped: ${skipReason}`);
 
 const OLD_COA_DOWNLINK_MS = 200;
 const PROBE_MS = 10;
-
-type Telemetry = { engine: Record<string, number>; datapath: { fastPath?: { slow: Record<string, number> } } };
-
-/** SIGUSR2 -> the next telemetry line (engine counters, datapath stats). */
-async function telemetry(an: AnProcess): Promise<Telemetry> {
-  const before = an.logs.filter((l) => l.msg === "telemetry").length;
-  an.child.kill("SIGUSR2");
-  await waitFor(() => (an.logs.filter((l) => l.msg === "telemetry").length > before ? true : undefined), 5000, "telemetry line");
-  return an.logs.filter((l) => l.msg === "telemetry")[before]!.telemetry as Telemetry;
-}
-
-/** When each probe left: replies carry it (t - rtt); a lost probe's is interpolated between its received neighbours. */
-function sendTimes(replies: readonly { seq: number; rttMs: number; t: number }[], sent: number): number[] {
-  const known = new Map(replies.map((r) => [r.seq, r.t - r.rttMs]));
-  const out: number[] = [];
-  for (let s = 0; s < sent; s++) {
-    const k = known.get(s);
-    if (k !== undefined) {
-      out.push(k);
-      continue;
-    }
-    let a = s - 1;
-    while (a >= 0 && !known.has(a)) a--;
-    let b = s + 1;
-    while (b < sent && !known.has(b)) b++;
-    const ta = a >= 0 ? known.get(a)! : undefined;
-    const tb = b < sent ? known.get(b) : undefined;
-    out.push(ta !== undefined && tb !== undefined ? ta + ((tb - ta) * (s - a)) / (b - a) : ta !== undefined ? ta + (s - a) * PROBE_MS : tb! - (b - s) * PROBE_MS);
-  }
-  return out;
-}
 
 describe.skipIf(skipReason !== undefined)("lab end to end: handover forwarding, the HA still sending to the old CoA", () => {
   let t: Topology;
@@ -110,7 +79,7 @@ describe.skipIf(skipReason !== undefined)("lab end to end: handover forwarding, 
       const pcap = await capture.stop();
       const [t1, t2] = [await telemetry(an1), await telemetry(an2)];
       const [c1, c2] = [t1.engine, t2.engine];
-      const sentAt = sendTimes(stream.replies, summary.sent);
+      const sentAt = sendTimes(stream.replies, summary.sent, PROBE_MS);
       const servedAt = Date.parse(String(served.time));
       // A probe AN1 got before the release went to the access link the MN had left: AN1 could not know.
       const lostAfterRelease = summary.lostSeqs.filter((s) => sentAt[s]! > servedAt + 2);

@@ -5,6 +5,7 @@ import { IPPROTO_UDP } from "../../../src/wire/ipv4.ts";
 import { formatIpv6 } from "../../../src/wire/ipv6-address.ts";
 import { formatMac } from "../../../src/wire/mac.ts";
 import type { AnConfigFile, AnIndex, AnProcess, MnNode, Topology } from "../../lab/topology.ts";
+import { waitFor } from "../../support/netns.ts";
 import { readPcap } from "../../support/pcap-reader.ts";
 
 export type LogLine = Readonly<Record<string, unknown>>;
@@ -38,6 +39,37 @@ export async function attach(t: Topology, mn: MnNode, index: AnIndex, an: AnProc
   t.moveMn(mn, index);
   await waitAnEvent(an, "registered", mn.mac, 10_000, nth);
   return t.waitForGlobalAddress(mn, 15_000);
+}
+
+export type Telemetry = { engine: Record<string, number>; datapath: { fastPath?: { slow: Record<string, number> } } };
+
+/** SIGUSR2 -> the next telemetry line (engine counters, datapath stats). */
+export async function telemetry(an: AnProcess): Promise<Telemetry> {
+  const before = an.logs.filter((l) => l.msg === "telemetry").length;
+  an.child.kill("SIGUSR2");
+  await waitFor(() => (an.logs.filter((l) => l.msg === "telemetry").length > before ? true : undefined), 5000, "telemetry line");
+  return an.logs.filter((l) => l.msg === "telemetry")[before]!.telemetry as Telemetry;
+}
+
+/** When each probe left: replies carry it (t - rtt); a lost probe's is interpolated between its received neighbours (probes every `probeMs`). */
+export function sendTimes(replies: readonly { seq: number; rttMs: number; t: number }[], sent: number, probeMs: number): number[] {
+  const known = new Map(replies.map((r) => [r.seq, r.t - r.rttMs]));
+  const out: number[] = [];
+  for (let s = 0; s < sent; s++) {
+    const k = known.get(s);
+    if (k !== undefined) {
+      out.push(k);
+      continue;
+    }
+    let a = s - 1;
+    while (a >= 0 && !known.has(a)) a--;
+    let b = s + 1;
+    while (b < sent && !known.has(b)) b++;
+    const ta = a >= 0 ? known.get(a)! : undefined;
+    const tb = b < sent ? known.get(b) : undefined;
+    out.push(ta !== undefined && tb !== undefined ? ta + ((tb - ta) * (s - a)) / (b - a) : ta !== undefined ? ta + (s - a) * probeMs : tb! - (b - s) * probeMs);
+  }
+  return out;
 }
 
 export interface UdpFrame {

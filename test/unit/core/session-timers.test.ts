@@ -8,7 +8,7 @@ const owner = (): TimerOwner => ({ timerRow: -1, deadlineAt: undefined, deadline
 describe("SessionTimers", () => {
   it("has one slot per named timer, each name once", () => {
     expect(new Set(TIMER_ORDER).size).toBe(TIMER_ORDER.length);
-    expect([...TIMER_ORDER].sort()).toEqual(["cleanup", "expiry", "holdOff", "idle", "refresh", "retransmit"]);
+    expect([...TIMER_ORDER].sort()).toEqual(["cleanup", "expiry", "holdOff", "idle", "leaveHold", "refresh", "retransmit"]);
   });
 
   it("starts with nothing armed", () => {

@@ -1,0 +1,197 @@
+// Issue 10, "nothing is lost" before the release: a fleet AN (releaseForwardMs on)
+// that hears a bound MN leave the link keeps the binding for leaveHoldMs and holds
+// its downlink, for the new AN's release (held frames forwarded), the MN's return
+// (delivered), or the HA's revocation followed by a release; with nothing by the
+// window's end it deregisters as before. Plain calls with made-up times.
+import { describe, expect, it } from "vitest";
+import type { EngineConfig } from "../../../src/core/config.ts";
+import { dadNeighborSolicitation, dataFrame, echoRequestPacket, ip6, mac } from "../../support/frames.ts";
+import { registrationRevocation } from "../../support/home-agent-messages.ts";
+import { CODEC, derivedNaiOf, eventsOf, HA, HA_MAC, Harness, KEY, kinds, makeConfig, MN1, MN2, ofKind, requestsIn, STRANGER, v4 } from "./harness.ts";
+
+const NEW_AN_COA = v4("198.18.0.20");
+const MN_ADDRESS = "2001:db8:1::11";
+const CN = ip6("2001:db8:2::2");
+const HOLD_MS = 1500;
+
+const downlink = (seq: number): Uint8Array => echoRequestPacket(CN, ip6(MN_ADDRESS), seq);
+const fleet = (over: Partial<EngineConfig> = {}) => makeConfig({ releaseForwardMs: 2000, leaveHoldMs: HOLD_MS, ...over });
+
+function revocation(nai: string, coa: number, id = 0x6850_0000): Uint8Array {
+  return registrationRevocation({ homeDomainAddress: HA, foreignDomainAddress: coa, revocationId: id, nai, key: KEY, codec: CODEC, homeAddress: 0 });
+}
+
+/** MN1 bound at 0, its station left at 1000: returns the harness, its CoA and what the leave produced. */
+function leftAt1000(config: EngineConfig = fleet()) {
+  const h = new Harness(config);
+  if (config.linkLayer) h.handle({ kind: "station-authorised", mac: MN1 }, 0);
+  h.register(MN1, 0);
+  const coa = h.engine.session(MN1)!.careOf.address;
+  const left = h.handle({ kind: "station-left", mac: MN1 }, 1000);
+  return { h, coa, left };
+}
+
+describe("leave hold at a fleet AN", () => {
+  it("a bound station leaving the link: no deregistration, unbound, told with the window; the HA's packets are held, not sent to the link", () => {
+    const { h, coa, left } = leftAt1000();
+    expect(kinds(left)).toEqual(["event:station-left", "unbind"]);
+    expect(eventsOf(left, "station-left")).toEqual([{ type: "station-left", mac: MN1, cause: "link", holdMs: HOLD_MS }]);
+    expect(requestsIn(left)).toEqual([]);
+    expect(h.engine.sessionState(MN1)).toBe("bound");
+    for (let i = 0; i < 3; i++) expect(h.tunnel(downlink(i), { outerDst: coa }, 1010 + i)).toEqual([]);
+    expect(h.engine.heldFrames).toBe(3);
+    expect(h.engine.counters).toMatchObject({ stationsLeft: 1, leaveHolds: 1, framesLeaveHeld: 3, framesToMn: 0 });
+    // A second leave report changes nothing (the first window runs).
+    expect(h.handle({ kind: "station-left", mac: MN1 }, 1020)).toEqual([]);
+    expect(h.engine.counters.stationsLeft).toBe(1);
+  });
+
+  it("(a) a release within the window: the held frames go to the new AN first, in order, then what follows; nothing to the link", () => {
+    const { h, coa } = leftAt1000();
+    const held = [downlink(1), downlink(2)];
+    for (const p of held) h.tunnel(p, { outerDst: coa }, 1100);
+    expect(h.engine.releasable(1200, MN1)).toBe(true);
+    const out = h.handle({ kind: "hand-over", mac: MN1, forwardTo: NEW_AN_COA }, 1200);
+    expect(ofKind(out, "to-peer").map((a) => a.packet)).toEqual(held);
+    expect(ofKind(out, "to-peer")[0]!.tunnel).toEqual({ careOf: coa, homeAgent: NEW_AN_COA, greKey: null });
+    expect(eventsOf(out, "leave-hold-ended")).toEqual([{ type: "leave-hold-ended", mac: MN1, outcome: "forwarded", frames: 2 }]);
+    expect(eventsOf(out, "released")).toMatchObject([{ reason: "handed-over" }]);
+    expect(requestsIn(out)).toEqual([]); // no deregistration: the new AN's registration replaces the binding
+    expect(ofKind(h.tunnel(downlink(3), { outerDst: coa }, 1300), "to-peer")).toHaveLength(1);
+    expect(h.engine.heldFrames).toBe(0);
+    expect(h.engine.counters).toMatchObject({ leaveHoldsForwarded: 1, framesLeaveHeldForwarded: 2, framesForwardedToPeer: 3, framesToMn: 0 });
+    // The window's timer went with the session: nothing fires at its end.
+    expect(h.advanceTo(1000 + HOLD_MS + 10).filter((a) => a.kind === "event" && a.event.type === "leave-hold-ended")).toEqual([]);
+  });
+
+  it("(b) the station comes back within the window (authorised again): bound again in the datapath, the held frames delivered, no registration", () => {
+    const { h, coa } = leftAt1000();
+    h.tunnel(downlink(1), { outerDst: coa }, 1100);
+    const back = h.handle({ kind: "station-authorised", mac: MN1 }, 1200);
+    expect(kinds(back)).toEqual(["bind", "to-mn", "event:leave-hold-ended"]);
+    expect(ofKind(back, "to-mn")[0]!.packet).toEqual(downlink(1));
+    expect(eventsOf(back, "leave-hold-ended")).toEqual([{ type: "leave-hold-ended", mac: MN1, outcome: "returned", frames: 1 }]);
+    expect(requestsIn(back)).toEqual([]);
+    expect(ofKind(h.tunnel(downlink(2), { outerDst: coa }, 1300), "to-mn")).toHaveLength(1);
+    // The window's end passes without a deregistration.
+    expect(requestsIn(h.advanceTo(1000 + HOLD_MS + 100))).toEqual([]);
+    expect(h.engine.sessionState(MN1)).toBe("bound");
+    expect(h.engine.counters).toMatchObject({ leaveHoldsReturned: 1, framesLeaveHeldDelivered: 1, leaveHoldsExpired: 0, sessionsStarted: 1 });
+  });
+
+  it("(b) the station comes back with a frame: the frame goes to the tunnel, the held downlink to the MN", () => {
+    const { h, coa } = leftAt1000();
+    h.tunnel(downlink(1), { outerDst: coa }, 1100);
+    const back = h.frame(dataFrame(mac(MN1), HA_MAC, ip6("2001:db8:2::2")), 1200);
+    expect(kinds(back)).toEqual(["bind", "to-mn", "event:leave-hold-ended", "to-tunnel"]);
+    expect(h.engine.sessionState(MN1)).toBe("bound");
+  });
+
+  it("(b) with 802.1X required, a frame from a station not authorised again does not end the hold", () => {
+    const { h, coa } = leftAt1000(fleet({ linkLayer: { requireAuthorised: true, registerOnAuthorised: false } }));
+    h.tunnel(downlink(1), { outerDst: coa }, 1100);
+    expect(h.frame(dataFrame(mac(MN1), HA_MAC, ip6("2001:db8:2::2")), 1200)).toEqual([]);
+    expect(h.engine.counters.framesUnauthorised).toBe(1);
+    expect(ofKind(h.handle({ kind: "station-authorised", mac: MN1 }, 1300), "to-mn")).toHaveLength(1);
+  });
+
+  it("(c) the HA's revocation first (the new AN registered), then the release within the window: held frames and those that came after go to the new AN", () => {
+    const { h, coa } = leftAt1000();
+    h.tunnel(downlink(1), { outerDst: coa }, 1100);
+    const revoked = h.fromHa(revocation(derivedNaiOf(MN1), coa), 1150);
+    expect(eventsOf(revoked, "released")).toMatchObject([{ reason: "revoked" }]);
+    expect(ofKind(revoked, "send-signalling")).toHaveLength(1); // the acknowledgement
+    // What the HA still sends to the old CoA is held too, not sent to the empty link (the lingering session would).
+    expect(h.tunnel(downlink(2), { outerDst: coa }, 1160)).toEqual([]);
+    expect(h.engine.releasable(1200, MN1)).toBe(true);
+    const out = h.handle({ kind: "hand-over", mac: MN1, forwardTo: NEW_AN_COA }, 1200);
+    expect(ofKind(out, "to-peer").map((a) => a.packet)).toEqual([downlink(1), downlink(2)]);
+    expect(eventsOf(out, "leave-hold-ended")).toEqual([{ type: "leave-hold-ended", mac: MN1, outcome: "forwarded", frames: 2, revoked: true }]);
+    expect(h.engine.heldFrames).toBe(0);
+    expect(h.engine.counters).toMatchObject({ leaveHoldsRevoked: 1, leaveHoldsForwarded: 1, framesLeaveHeldForwarded: 2, revokedLingerDelivered: 0, framesToMn: 0 });
+  });
+
+  it("(c) the same without the revocation linger (revocationLingerMs 0): the hold alone knows where to forward", () => {
+    const { h, coa } = leftAt1000(fleet({ revocationLingerMs: 0 }));
+    h.tunnel(downlink(1), { outerDst: coa }, 1100);
+    h.fromHa(revocation(derivedNaiOf(MN1), coa), 1150);
+    const out = h.handle({ kind: "hand-over", mac: MN1, forwardTo: NEW_AN_COA }, 1200);
+    expect(ofKind(out, "to-peer").map((a) => a.packet)).toEqual([downlink(1)]);
+  });
+
+  it("(c) revoked and no release by the window's end: the held frames are dropped (counted, told on time)", () => {
+    const { h, coa } = leftAt1000();
+    h.tunnel(downlink(1), { outerDst: coa }, 1100);
+    h.fromHa(revocation(derivedNaiOf(MN1), coa), 1150);
+    expect(h.engine.nextDeadline()).toBe(1000 + HOLD_MS + 1); // the hold is live through its last ms
+    const end = h.advanceTo(1000 + HOLD_MS + 1);
+    expect(eventsOf(end, "leave-hold-ended")).toEqual([{ type: "leave-hold-ended", mac: MN1, outcome: "expired", frames: 1, revoked: true }]);
+    expect(h.engine.heldFrames).toBe(0);
+    expect(h.engine.releasable(1150 + 2000 + 1, MN1)).toBe(false); // after the revocation linger too
+    expect(h.engine.counters).toMatchObject({ leaveHoldsExpired: 1, framesLeaveHeldDropped: 1 });
+  });
+
+  it("(d) nothing within the window: the held frames are dropped (counted) and the session deregisters, the left step as before", () => {
+    const { h, coa } = leftAt1000();
+    h.tunnel(downlink(1), { outerDst: coa }, 1100);
+    h.tunnel(downlink(2), { outerDst: coa }, 1200);
+    expect(requestsIn(h.advanceTo(1000 + HOLD_MS - 1))).toEqual([]);
+    const end = h.advanceTo(1000 + HOLD_MS);
+    expect(eventsOf(end, "leave-hold-ended")).toEqual([{ type: "leave-hold-ended", mac: MN1, outcome: "expired", frames: 2 }]);
+    expect(requestsIn(end)).toHaveLength(1); // lifetime 0
+    expect(h.engine.sessionState(MN1)).toBe("deregistering");
+    expect(h.engine.heldFrames).toBe(0);
+    expect(h.engine.counters).toMatchObject({ leaveHoldsExpired: 1, framesLeaveHeldDropped: 2, framesToMn: 0 });
+    h.answerLast({ lifetime: 0 });
+    expect(h.engine.sessionCount).toBe(0);
+    expect(eventsOf(h.log, "released")).toMatchObject([{ mac: MN1, reason: "deregistered" }]); // as a leave without the window
+  });
+
+  it("the session ends otherwise during the window (shutdown): the held frames are dropped, counted, told as ended", () => {
+    const { h, coa } = leftAt1000();
+    h.tunnel(downlink(1), { outerDst: coa }, 1100);
+    const out = h.handle({ kind: "shutdown", deregister: true }, 1200);
+    expect(eventsOf(out, "leave-hold-ended")).toEqual([{ type: "leave-hold-ended", mac: MN1, outcome: "ended", frames: 1 }]);
+    expect(h.engine.heldFrames).toBe(0);
+    expect(h.engine.counters).toMatchObject({ leaveHoldsEnded: 1, framesLeaveHeldDropped: 1, leaveHoldsExpired: 0 });
+  });
+
+  it("is bounded by the hold caps: frames beyond the per-MN cap are dropped and counted by cap", () => {
+    const { h, coa } = leftAt1000(fleet({ hold: { framesPerMn: 2, bytesPerMn: 1 << 20, framesTotal: 3, bytesTotal: 1 << 20 } }));
+    for (let i = 0; i < 5; i++) h.tunnel(downlink(i), { outerDst: coa }, 1100 + i);
+    expect(h.engine.heldFrames).toBe(2);
+    expect(h.engine.counters).toMatchObject({ framesLeaveHeld: 2, leaveHoldDropPerMnFrames: 3 });
+    // A second MN away at once: the total cap refuses its second frame.
+    h.register(MN2, 1200);
+    const coa2 = h.engine.session(MN2)!.careOf.address;
+    h.handle({ kind: "station-left", mac: MN2 }, 1210);
+    h.tunnel(downlink(10), { outerDst: coa2 }, 1220);
+    h.tunnel(downlink(11), { outerDst: coa2 }, 1221);
+    expect(h.engine.heldFrames).toBe(3);
+    expect(h.engine.counters).toMatchObject({ framesLeaveHeld: 3, leaveHoldDropTotalFrames: 1 });
+    // The released frames are what was held, in order.
+    expect(ofKind(h.handle({ kind: "hand-over", mac: MN1, forwardTo: NEW_AN_COA }, 1300), "to-peer").map((a) => a.packet)).toEqual([downlink(0), downlink(1)]);
+  });
+
+  it("not outside a fleet (releaseForwardMs 0), nor with leaveHoldMs 0, nor for a session still registering: deregistering at once", () => {
+    for (const config of [fleet({ releaseForwardMs: 0 }), fleet({ leaveHoldMs: 0 })]) {
+      const { h, left } = leftAt1000(config);
+      expect(kinds(left)).toEqual(["event:station-left", "unbind", "send-signalling", "event:registration-sent"]);
+      expect(eventsOf(left, "station-left")).toEqual([{ type: "station-left", mac: MN1, cause: "link" }]);
+      expect(h.engine.counters.leaveHolds).toBe(0);
+    }
+    const h = new Harness(fleet());
+    h.frame(dadNeighborSolicitation(mac(MN1)), 0); // registering: no binding to keep
+    const left = h.handle({ kind: "station-left", mac: MN1 }, 500);
+    expect(eventsOf(left, "station-left")).toEqual([{ type: "station-left", mac: MN1, cause: "link" }]);
+    expect(h.engine.sessionState(MN1)).toBe("deregistering");
+    expect(h.engine.counters.leaveHolds).toBe(0);
+  });
+
+  it("downlink from another source than the MN's HA is not held", () => {
+    const { h, coa } = leftAt1000();
+    h.tunnel(downlink(1), { outerSrc: STRANGER, outerDst: coa }, 1100);
+    expect(h.engine.heldFrames).toBe(0);
+    expect(h.engine.counters.packetsFromTunnelWrongSource).toBe(1);
+  });
+});
