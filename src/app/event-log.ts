@@ -25,13 +25,25 @@ export class EventLog {
     return this.oncer.totals();
   }
 
-  /** A warning logged once per cause per window, with the count so far. */
-  once(cause: string, fields: Record<string, unknown>): void {
+  /** A warning logged once per cause per window, with the count so far; true when logged. */
+  once(cause: string, fields: Record<string, unknown>): boolean {
     const a = this.oncer.admit(cause);
     if (a) this.log.warn({ cause, total: a.total, suppressedSinceLast: a.suppressed, ...fields }, cause);
+    return a !== undefined;
   }
 
-  event(e: AnEvent): void {
+  /** Summary lines for causes suppressed for a window (called on the daemon's tick). */
+  summarize(): void {
+    for (const s of this.oncer.summaries()) this.log.warn({ cause: s.cause, total: s.total, suppressedSinceLast: s.suppressed, summary: true }, s.cause);
+  }
+
+  /**
+   * Logs an engine event; false when it was one of the gated kinds (forged, malformed,
+   * refused, hold-dropped) and suppressed: the daemon then does not publish it to the
+   * fleet either, so a flood of forged signalling cannot crowd the events topic's token
+   * bucket and push out the events an operator needs.
+   */
+  event(e: AnEvent): boolean {
     switch (e.type) {
       case "forged":
         return this.once(`forged ${e.what}: ${e.reason}`, { event: e });
@@ -43,9 +55,10 @@ export class EventLog {
         return this.once(`hold dropped: ${e.reason}`, { event: e });
       case "registration-sent":
         this.log.debug({ event: e }, e.type);
-        return;
+        return true;
       default:
         this.log.info({ event: e }, e.type);
+        return true;
     }
   }
 }
