@@ -328,15 +328,16 @@ export class FleetAgent {
   /** One telemetry message now (QoS 0, not queued offline: the next one is fresher). */
   publishTelemetry(): void {
     const c = this.host.config();
-    const m = process.memoryUsage();
+    // The daemon's telemetry carries `memory` (telemetry-sampler.ts) and `fleet` (these
+    // stats, with the handover fetch's): each is made once, by the daemon when it has it.
+    const local = this.host.telemetry();
     const payload = {
       nodeId: c.nodeId,
       at: new Date(this.host.wallMs()).toISOString(),
       revision: c.revision,
       intervalS: c.telemetry.intervalS,
-      memory: { rss: m.rss, heapUsed: m.heapUsed, external: m.external },
-      fleet: this.stats(),
-      ...this.host.telemetry(),
+      ...("fleet" in local ? {} : { fleet: this.stats() }),
+      ...local,
     };
     if (this.link.publish({ topic: this.topics.telemetry, payload: JSON.stringify(payload), qos: 0, retain: false }, false)) this.counters.telemetryPublished++;
   }
