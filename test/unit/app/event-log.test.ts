@@ -56,3 +56,34 @@ describe("EventLog: forged signalling, rate-limited", () => {
     expect(lines()).toHaveLength(7);
   });
 });
+
+describe("EventLog: per-attach lines", () => {
+  const started: AnEvent = { type: "session-started", mac: "02:00:00:00:00:01", nai: "mn@example.net", identitySource: "derived", trigger: "neighbor-solicitation", careOf: "10.0.0.10", greKey: null };
+  const registered: AnEvent = { type: "registered", mac: "02:00:00:00:00:01", nai: "mn@example.net", homeAgent: "10.0.0.2", careOf: "10.0.0.10", lifetime: 300, greKey: null, heldFramesReleased: 1 };
+
+  it("one info line per attach (registered); session-started at debug, following the daemon's level changed live; both still passed on", () => {
+    const { log, lines } = logInto();
+    const events = new EventLog(log, 1000, () => 0);
+    expect(events.event(started)).toBe(true);
+    expect(events.event(registered)).toBe(true);
+    expect(lines().map((l) => [l.level, l.msg])).toEqual([["info", "registered"]]);
+    expect(lines()[0]!.event).toEqual(registered);
+    log.level = "debug";
+    events.event(started);
+    expect(lines().map((l) => [l.level, l.msg])).toEqual([
+      ["info", "registered"],
+      ["debug", "session-started"],
+    ]);
+    log.level = "warn";
+    events.event(registered);
+    expect(lines()).toHaveLength(2);
+  });
+
+  it("the event lines' narrow redaction still censors a key-named field", () => {
+    const { log, lines } = logInto();
+    const events = new EventLog(log, 1000, () => 0);
+    events.event({ ...registered, key: "00112233445566778899aabbccddeeff" } as unknown as AnEvent);
+    expect(JSON.stringify(lines())).not.toContain("00112233445566778899aabbccddeeff");
+    expect((lines()[0]!.event as Record<string, unknown>).key).toBe("[redacted]");
+  });
+});
