@@ -168,9 +168,6 @@ export class FleetAgent {
     this.bucket = new TokenBucket(fleet.eventsPerSecond, fleet.eventsPerSecond * 4);
     this.verifyBucket = new TokenBucket(fleet.rpcVerifyPerSecond, fleet.rpcVerifyPerSecond * 4);
     this.refusalLog = new OncePerCause(c.log.oncePerCauseS * 1000, () => performance.now());
-    // A flood that stops still gets its summary line (suppressed counts) within about a window.
-    this.summaryTimer = setInterval(() => this.logSummaries(), 1000);
-    this.summaryTimer.unref();
     if (fleet.contextKey) {
       const seed = fleet.contextKey.startsWith("hex:") ? Buffer.from(fleet.contextKey.slice(4), "hex") : Buffer.from(readFileSync(fleet.contextKey.slice(5), "utf8").trim(), "hex");
       this.signingKey = privateKeyFromSeed(seed);
@@ -197,6 +194,9 @@ export class FleetAgent {
       onDisconnect: (reason) => host.log.warn({ broker: fleet.url, reason }, "fleet broker connection lost: reconnecting with backoff"),
     });
     this.armTelemetry();
+    // A flood that stops still gets its summary line (suppressed counts) within about a window.
+    this.summaryTimer = setInterval(() => this.logSummaries(), 1000);
+    this.summaryTimer.unref();
   }
 
   /** A refusal: counted by the caller; logged at warn once per `message` and reason per window. */
