@@ -178,6 +178,13 @@ const fleet = z
     allowSecretsWithoutTls: z.boolean().default(false),
     /** Events published per second (token bucket, burst the same x4); beyond it dropped and counted. */
     eventsPerSecond: z.number().int().min(1).max(10_000).default(20),
+    /**
+     * Release rpc signature checks (Ed25519, about 0.1 ms each) per second, requests and
+     * answers together (token bucket, burst x4): a flood of junk on this AN's rpc topic
+     * that passes every cheap check costs at most this much CPU; beyond it refused,
+     * counted as `rate-limited`. A refused genuine request only loses the forwarding.
+     */
+    rpcVerifyPerSecond: z.number().int().min(1).max(10_000).default(100),
     /** Context records (handover): this AN's Ed25519 key, and the fleet's public keys by nodeId. */
     contextKey: ed25519Private.optional(),
     fleetKeys: z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/), ed25519Public).default({}),

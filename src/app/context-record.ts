@@ -76,38 +76,69 @@ export type OpenedEnvelope =
   | { ok: true; body: Record<string, unknown>; signer: string }
   | { ok: false; reason: "malformed" | "unknown-signer" | "forged"; detail: string };
 
-/** Parses an envelope and checks its signature against the key of the body's `signer`; never throws. */
-export function openEnvelope(bytes: Buffer | string, keys: ReadonlyMap<string, KeyObject>, maxBytes = MAX_CONTEXT_RECORD_BYTES): OpenedEnvelope {
-  const bad = (reason: "malformed" | "unknown-signer" | "forged", detail: string): OpenedEnvelope => ({ ok: false, reason, detail });
+/** An envelope parsed but not yet verified: its body claims are not to be believed before checkSignature. */
+export interface ParsedEnvelope {
+  readonly body: Record<string, unknown>;
+  /** The claimed signer, known in `keys`. */
+  readonly signer: string;
+  readonly key: KeyObject;
+  readonly bodyText: string;
+  readonly sig: string;
+}
+
+/**
+ * Parses an envelope and finds the key of the body's claimed `signer`, without the
+ * signature check (the one costly step): a caller puts its own cheap checks of the
+ * claims between this and checkSignature, so junk costs no Ed25519 verification. Never throws.
+ */
+export function parseEnvelope(
+  bytes: Buffer | string,
+  keys: ReadonlyMap<string, KeyObject>,
+  maxBytes = MAX_CONTEXT_RECORD_BYTES,
+): { ok: true; envelope: ParsedEnvelope } | { ok: false; reason: "malformed" | "unknown-signer"; detail: string } {
+  const bad = (reason: "malformed" | "unknown-signer", detail: string) => ({ ok: false as const, reason, detail });
   const text = typeof bytes === "string" ? bytes : bytes.toString("utf8");
   if (Buffer.byteLength(text) > maxBytes) return bad("malformed", "too large");
   let outer: unknown;
   let body: unknown;
+  let bodyText: string;
   try {
     outer = JSON.parse(text);
     if (typeof outer !== "object" || outer === null) return bad("malformed", "not an object");
     const b = (outer as Record<string, unknown>).body;
     if (typeof b !== "string") return bad("malformed", "no body");
+    bodyText = b;
     body = JSON.parse(b);
   } catch {
     return bad("malformed", "invalid JSON");
   }
-  const sigText = (outer as Record<string, unknown>).sig;
-  if (typeof sigText !== "string" || !/^[A-Za-z0-9+/]{86}==$/.test(sigText)) return bad("malformed", "no Ed25519 signature");
+  const sig = (outer as Record<string, unknown>).sig;
+  if (typeof sig !== "string" || !/^[A-Za-z0-9+/]{86}==$/.test(sig)) return bad("malformed", "no Ed25519 signature");
   if (typeof body !== "object" || body === null) return bad("malformed", "body not an object");
   const r = body as Record<string, unknown>;
   if (r.v !== CONTEXT_RECORD_VERSION) return bad("malformed", "unsupported version");
   if (typeof r.signer !== "string") return bad("malformed", "no signer");
   const key = keys.get(r.signer);
   if (!key) return bad("unknown-signer", `signer ${r.signer.slice(0, 64)} is not in fleet.fleetKeys`);
-  let good = false;
+  return { ok: true, envelope: { body: r, signer: r.signer, key, bodyText, sig } };
+}
+
+/** The Ed25519 check of a parsed envelope; never throws. */
+export function checkSignature(e: ParsedEnvelope): boolean {
   try {
-    good = verify(null, Buffer.from((outer as Record<string, string>).body!, "utf8"), key, Buffer.from(sigText, "base64"));
+    return verify(null, Buffer.from(e.bodyText, "utf8"), e.key, Buffer.from(e.sig, "base64"));
   } catch {
-    good = false;
+    return false;
   }
-  if (!good) return bad("forged", `signature does not verify for ${r.signer}`);
-  return { ok: true, body: r, signer: r.signer };
+}
+
+/** Parses an envelope and checks its signature against the key of the body's `signer`; never throws. */
+export function openEnvelope(bytes: Buffer | string, keys: ReadonlyMap<string, KeyObject>, maxBytes = MAX_CONTEXT_RECORD_BYTES): OpenedEnvelope {
+  const parsed = parseEnvelope(bytes, keys, maxBytes);
+  if (!parsed.ok) return parsed;
+  const e = parsed.envelope;
+  if (!checkSignature(e)) return { ok: false, reason: "forged", detail: `signature does not verify for ${e.signer}` };
+  return { ok: true, body: e.body, signer: e.signer };
 }
 
 export interface VerifyOptions {

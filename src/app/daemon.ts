@@ -175,7 +175,10 @@ export class Daemon implements SignalTarget {
         this.driver.settle();
       },
       ioError: (where, error, stopped) => {
-        if (!stopped) return this.events.once(`io ${where}: ${error.code}`, { err: describeError(error) });
+        if (!stopped) {
+          this.events.once(`io ${where}: ${error.code}`, { err: describeError(error) });
+          return;
+        }
         // Deaf on that socket for good: stop cleanly (deregistering) and let the supervisor restart us.
         const socket = where.startsWith("access") ? "access" : "tunnel";
         this.log.fatal({ where, err: describeError(error) }, `${socket} socket stopped: ${error.code} ${error.syscall}; exiting so the supervisor restarts`);
@@ -230,20 +233,22 @@ export class Daemon implements SignalTarget {
   }
 
   private onEvent(e: AnEvent): void {
-    this.fleet?.event(e);
+    // A forged or malformed packet's event goes to the fleet only when it is logged (once per cause per window).
+    const logged = this.events.event(e);
+    if (logged) this.fleet?.event(e);
     if (e.type === "released") {
       // The last session of a care-of address the config dropped: its socket goes now.
       if (this.retiring && !this.stopping) this.retireSockets();
       this.state.markDirty();
     }
-    this.events.event(e);
   }
 
-  /** Every WALL_CLOCK_INTERVAL_MS: the wall clock to the engine, the datapath counters sampled, the state snapshot. */
+  /** Every WALL_CLOCK_INTERVAL_MS: the wall clock to the engine, the datapath counters sampled, the state snapshot, once-per-cause summaries. */
   private tick(): void {
     this.feedWallClock();
     this.sampler.sampleDatapath();
     this.state.tick();
+    this.events.summarize();
   }
 
   private feedWallClock(): void {

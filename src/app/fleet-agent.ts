@@ -18,6 +18,7 @@ import type { RecordRejection } from "./context-record.ts";
 import { encodeContextRecord, privateKeyFromSeed, publicKeyFromRaw, SequenceWindow, verifyContextRecord } from "./context-record.ts";
 import type { FleetTopics } from "./fleet-topics.ts";
 import { fleetTopics } from "./fleet-topics.ts";
+import { OncePerCause } from "./log-once.ts";
 import type { Logger } from "./logger.ts";
 import type { AnswerRejection, ReleaseRefusal } from "./release-rpc.ts";
 import { encodeReleaseAnswer, encodeReleaseRequest, RELEASE_RPC_TIMEOUT_MS, verifyReleaseAnswer, verifyReleaseRequest } from "./release-rpc.ts";
@@ -113,6 +114,11 @@ export class FleetAgent {
   private statusTimer: ReturnType<typeof setTimeout> | undefined;
   private configChain: Promise<void> = Promise.resolve();
   private readonly bucket: TokenBucket;
+  /** Release rpc signature checks (requests and answers): fleet.rpcVerifyPerSecond. */
+  private readonly verifyBucket: TokenBucket;
+  /** Refused rpc messages and rejected records are attacker-controlled: logged once per reason per log.oncePerCauseS (counters count all). */
+  private readonly refusalLog: OncePerCause;
+  private summaryTimer: ReturnType<typeof setInterval> | undefined;
   private readonly signingKey: KeyObject | undefined;
   private readonly fleetKeys = new Map<string, KeyObject>();
   private readonly window = new SequenceWindow();
@@ -134,8 +140,8 @@ export class FleetAgent {
     releasesRequested: 0,
     releasesServed: 0,
   };
-  private readonly releasesRefused: Record<ReleaseRefusal, number> = { malformed: 0, "unknown-signer": 0, forged: 0, "wrong-signer": 0, expired: 0, replayed: 0, "wrong-response-topic": 0, misdirected: 0, "bad-target": 0 };
-  private readonly releaseAnswersRejected: Record<AnswerRejection, number> = { malformed: 0, "unknown-signer": 0, forged: 0, "wrong-signer": 0, expired: 0, mismatch: 0 };
+  private readonly releasesRefused: Record<ReleaseRefusal, number> = { malformed: 0, "unknown-signer": 0, forged: 0, "wrong-signer": 0, expired: 0, replayed: 0, "wrong-response-topic": 0, misdirected: 0, "bad-target": 0, "rate-limited": 0 };
+  private readonly releaseAnswersRejected: Record<AnswerRejection, number> = { malformed: 0, "unknown-signer": 0, forged: 0, "wrong-signer": 0, expired: 0, mismatch: 0, "rate-limited": 0 };
   /** Our release requests waiting for their answer, by correlation id: the raw answer goes to the check. */
   private readonly pendingRpc = new Map<string, (answer: Buffer | undefined) => void>();
   private rpcId = 0;
@@ -160,6 +166,8 @@ export class FleetAgent {
     const c = host.config();
     this.topics = fleetTopics(fleet.prefix, c.nodeId);
     this.bucket = new TokenBucket(fleet.eventsPerSecond, fleet.eventsPerSecond * 4);
+    this.verifyBucket = new TokenBucket(fleet.rpcVerifyPerSecond, fleet.rpcVerifyPerSecond * 4);
+    this.refusalLog = new OncePerCause(c.log.oncePerCauseS * 1000, () => performance.now());
     if (fleet.contextKey) {
       const seed = fleet.contextKey.startsWith("hex:") ? Buffer.from(fleet.contextKey.slice(4), "hex") : Buffer.from(readFileSync(fleet.contextKey.slice(5), "utf8").trim(), "hex");
       this.signingKey = privateKeyFromSeed(seed);
@@ -186,7 +194,25 @@ export class FleetAgent {
       onDisconnect: (reason) => host.log.warn({ broker: fleet.url, reason }, "fleet broker connection lost: reconnecting with backoff"),
     });
     this.armTelemetry();
+    // A flood that stops still gets its summary line (suppressed counts) within about a window.
+    this.summaryTimer = setInterval(() => this.logSummaries(), 1000);
+    this.summaryTimer.unref();
   }
+
+  /** A refusal: counted by the caller; logged at warn once per `message` and reason per window. */
+  private logRefusal(message: string, reason: string, fields: Record<string, unknown>): void {
+    const a = this.refusalLog.admit(`${message}: ${reason}`);
+    if (a) this.host.log.warn({ reason, ...fields, total: a.total, suppressedSinceLast: a.suppressed }, message);
+  }
+
+  private logSummaries(): void {
+    for (const s of this.refusalLog.summaries()) {
+      const colon = s.cause.lastIndexOf(": ");
+      this.host.log.warn({ reason: s.cause.slice(colon + 2), total: s.total, suppressedSinceLast: s.suppressed, summary: true }, s.cause.slice(0, colon));
+    }
+  }
+
+  private readonly admitVerification = (): boolean => this.verifyBucket.take(performance.now());
 
   get secure(): boolean {
     return this.link.secure;
@@ -275,6 +301,7 @@ export class FleetAgent {
     // The status carries the revision in force.
     this.link.publish(this.birth());
     this.armTelemetry();
+    this.refusalLog.setWindow(this.host.config().log.oncePerCauseS * 1000);
   }
 
   private ack(a: Omit<ConfigAck, "nodeId" | "applied" | "at">): void {
@@ -301,15 +328,16 @@ export class FleetAgent {
   /** One telemetry message now (QoS 0, not queued offline: the next one is fresher). */
   publishTelemetry(): void {
     const c = this.host.config();
-    const m = process.memoryUsage();
+    // The daemon's telemetry carries `memory` (telemetry-sampler.ts) and `fleet` (these
+    // stats, with the handover fetch's): each is made once, by the daemon when it has it.
+    const local = this.host.telemetry();
     const payload = {
       nodeId: c.nodeId,
       at: new Date(this.host.wallMs()).toISOString(),
       revision: c.revision,
       intervalS: c.telemetry.intervalS,
-      memory: { rss: m.rss, heapUsed: m.heapUsed, external: m.external },
-      fleet: this.stats(),
-      ...this.host.telemetry(),
+      ...("fleet" in local ? {} : { fleet: this.stats() }),
+      ...local,
     };
     if (this.link.publish({ topic: this.topics.telemetry, payload: JSON.stringify(payload), qos: 0, retain: false }, false)) this.counters.telemetryPublished++;
   }
@@ -392,7 +420,7 @@ export class FleetAgent {
     const v = verifyContextRecord(payload, { keys: this.fleetKeys, nowWallMs: this.host.wallMs(), mac, lastSeq: (s, m) => this.window.last(s, m) });
     if (!v.ok) {
       this.counters.recordsRejected[v.reason]++;
-      this.host.log.warn({ mac, reason: v.reason, detail: v.detail }, "context record rejected: registering from scratch");
+      this.logRefusal("context record rejected: registering from scratch", v.reason, { mac, detail: v.detail });
       return undefined;
     }
     this.window.accept(v.body.signer, mac, v.body.seq);
@@ -425,11 +453,11 @@ export class FleetAgent {
       };
       this.pendingRpc.set(id, (payload) => {
         if (!payload) return finish(undefined);
-        const v = verifyReleaseAnswer(payload, { keys: this.fleetKeys, nowWallMs: this.host.wallMs(), signer: owner, mac, requestSeq: seq });
+        const v = verifyReleaseAnswer(payload, { keys: this.fleetKeys, nowWallMs: this.host.wallMs(), signer: owner, mac, requestSeq: seq, admitVerification: this.admitVerification });
         if (v.ok) return finish(v.released);
         // Not the answer (forged, stale, another request's): ignored, the request waits on.
         this.releaseAnswersRejected[v.reason]++;
-        this.host.log.warn({ mac, owner, reason: v.reason, detail: v.detail }, "release answer rejected");
+        this.logRefusal("release answer rejected", v.reason, { mac, owner, detail: v.detail });
       });
       const sent = this.link.publish(
         {
@@ -451,15 +479,21 @@ export class FleetAgent {
     const pending = correlation ? this.pendingRpc.get(Buffer.from(correlation).toString()) : undefined;
     if (pending) return pending(payload);
     const log = this.host.log;
-    const v = verifyReleaseRequest(payload, { keys: this.fleetKeys, nowWallMs: this.host.wallMs(), self: this.host.config().nodeId, lastSeq: (s, m) => this.releaseWindow.last(s, m) });
     const responseTopic = packet.properties?.responseTopic;
-    // The answer goes to the asker's own rpc topic only: a request cannot aim it elsewhere.
-    const refusal: ReleaseRefusal | undefined = !v.ok ? v.reason : responseTopic !== undefined && responseTopic !== fleetTopics(this.fleet.prefix, v.request.by).rpc ? "wrong-response-topic" : undefined;
-    if (!v.ok || refusal) {
+    const v = verifyReleaseRequest(payload, {
+      keys: this.fleetKeys,
+      nowWallMs: this.host.wallMs(),
+      self: this.host.config().nodeId,
+      lastSeq: (s, m) => this.releaseWindow.last(s, m),
+      // The answer goes to the asker's own rpc topic only: a request cannot aim it elsewhere.
+      answerTopicOk: (by) => responseTopic === undefined || responseTopic === fleetTopics(this.fleet.prefix, by).rpc,
+      admitVerification: this.admitVerification,
+    });
+    if (!v.ok) {
       // Not answered: an unverified asker learns nothing and cannot use us as a reflector;
       // a genuine one only loses the forwarding (its registration does not wait on us).
-      this.releasesRefused[refusal ?? "malformed"]++;
-      log.warn({ reason: refusal, detail: v.ok ? "response topic is not the asker's rpc topic" : v.detail }, "release request refused");
+      this.releasesRefused[v.reason]++;
+      this.logRefusal("release request refused", v.reason, { detail: v.detail });
       return;
     }
     const r = v.request;
@@ -488,6 +522,7 @@ export class FleetAgent {
     this.stopped = true;
     if (this.telemetryTimer) clearInterval(this.telemetryTimer);
     if (this.statusTimer) clearTimeout(this.statusTimer);
+    if (this.summaryTimer) clearInterval(this.summaryTimer);
     for (const f of [...this.fetches.values()]) f(undefined);
     for (const r of [...this.pendingRpc.values()]) r(undefined);
     const c = this.host.config();

@@ -1,7 +1,8 @@
 // "Logged once per cause": malformed, forged or unexpected input is attacker-
 // controlled, so its log lines are rate-limited per cause (the first occurrence
-// in each window is logged, with how many were suppressed before it); the
-// counters count every one of them.
+// in each window is logged, with how many were suppressed before it, and a cause
+// still occurring gets one summary line per window: summaries()); the counters
+// count every one of them.
 
 export interface CauseAdmission {
   /** Occurrences of this cause not logged since the last line about it. */
@@ -45,6 +46,24 @@ export class OncePerCause {
     c.suppressed = 0;
     c.loggedAt = t;
     return { suppressed, total: c.total };
+  }
+
+  /**
+   * Causes with occurrences suppressed for at least a window since their last line:
+   * one summary each (how many, and the total), and the window starts again. Called
+   * periodically, so a flood that stops is still accounted for in the log within about
+   * a window, and one that goes on costs one line per cause per window.
+   */
+  summaries(): { cause: string; suppressed: number; total: number }[] {
+    const t = this.now();
+    const out: { cause: string; suppressed: number; total: number }[] = [];
+    for (const [cause, c] of this.causes) {
+      if (c.suppressed === 0 || t - c.loggedAt < this.windowMs) continue;
+      out.push({ cause, suppressed: c.suppressed, total: c.total });
+      c.suppressed = 0;
+      c.loggedAt = t;
+    }
+    return out;
   }
 
   /** Occurrences per cause since start (telemetry). */

@@ -8,9 +8,13 @@
 // RELEASE_TTL_MS) and not replayed (a sequence above the last one accepted from
 // that signer for that MAC, in a bounded window). The answer is signed by the old
 // AN and names the request's sequence, so an old answer cannot stand for a new one.
+// Every AN's rpc topic is writable by every fleet member, so junk on it is cheap to
+// send: every claim that can be checked without the key (shape, signer known, `to`,
+// freshness, replay, response topic) is checked first, and the Ed25519 verification
+// that remains is admitted by the caller's token bucket (`rate-limited` beyond it).
 import type { KeyObject } from "node:crypto";
 import { formatIpv4, parseIpv4 } from "../wire/ipv4-address.ts";
-import { CONTEXT_RECORD_VERSION, openEnvelope, signEnvelope } from "./context-record.ts";
+import { checkSignature, CONTEXT_RECORD_VERSION, parseEnvelope, signEnvelope } from "./context-record.ts";
 
 /** How long the new AN waits for the old AN's answer to a release request. */
 export const RELEASE_RPC_TIMEOUT_MS = 1000;
@@ -20,7 +24,7 @@ export const RELEASE_TTL_MS = 10_000;
 const MAX_RPC_BYTES = 2048;
 const MAC_RE = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
 
-export type ReleaseRefusal = "malformed" | "unknown-signer" | "forged" | "wrong-signer" | "expired" | "replayed" | "wrong-response-topic" | "misdirected" | "bad-target";
+export type ReleaseRefusal = "malformed" | "unknown-signer" | "forged" | "wrong-signer" | "expired" | "replayed" | "wrong-response-topic" | "misdirected" | "bad-target" | "rate-limited";
 
 export interface ReleaseRequest {
   /** The asking AN (the signer). */
@@ -57,24 +61,41 @@ function stale(r: Record<string, unknown>, nowWallMs: number): string | undefine
   return undefined;
 }
 
-/** Checks a release request; never throws. Order: envelope (signer known, signature), shape, signer = by, freshness, replay. */
-export function verifyReleaseRequest(
-  bytes: Buffer,
-  o: { keys: ReadonlyMap<string, KeyObject>; nowWallMs: number; self: string; lastSeq: (signer: string, mac: string) => number | undefined },
-): VerifiedRequest {
-  const opened = openEnvelope(bytes, o.keys, MAX_RPC_BYTES);
-  if (!opened.ok) return opened;
-  const r = opened.body;
+export interface RequestCheck {
+  readonly keys: ReadonlyMap<string, KeyObject>;
+  readonly nowWallMs: number;
+  readonly self: string;
+  readonly lastSeq: (signer: string, mac: string) => number | undefined;
+  /** False when the answer would go elsewhere than the asker's own rpc topic (`by` is the claimed asker). */
+  readonly answerTopicOk?: (by: string) => boolean;
+  /** Asked right before the signature check (the costly step); false refuses the request as `rate-limited`. */
+  readonly admitVerification?: () => boolean;
+}
+
+/**
+ * Checks a release request; never throws. Order: the claims (shape, signer known,
+ * by = signer, to, target, freshness, replay, answer topic), then, if admitted, the
+ * signature: a refusal before it costs no verification.
+ */
+export function verifyReleaseRequest(bytes: Buffer, o: RequestCheck): VerifiedRequest {
+  const parsed = parseEnvelope(bytes, o.keys, MAX_RPC_BYTES);
+  if (!parsed.ok) return parsed;
+  const e = parsed.envelope;
+  const r = e.body;
   const target = typeof r.target === "string" ? parseIpv4(r.target) : null;
   if (r.op !== "release" || typeof r.by !== "string" || typeof r.mac !== "string" || !MAC_RE.test(r.mac) || target === null || !Number.isSafeInteger(r.seq) || (r.seq as number) < 0)
     return { ok: false, reason: "malformed", detail: "not a release request" };
-  if (r.by !== opened.signer) return { ok: false, reason: "wrong-signer", detail: `by ${r.by.slice(0, 64)} is not the signer ${opened.signer}` };
+  if (r.by !== e.signer) return { ok: false, reason: "wrong-signer", detail: `by ${r.by.slice(0, 64)} is not the signer ${e.signer}` };
   if (r.to !== o.self) return { ok: false, reason: "misdirected", detail: `for ${typeof r.to === "string" ? r.to.slice(0, 64) : "nobody"}, not ${o.self}` };
   if (!unicastTarget(target)) return { ok: false, reason: "bad-target", detail: `target ${formatIpv4(target)} is not a unicast address` };
   const old = stale(r, o.nowWallMs);
   if (old) return { ok: false, reason: old === "bad times" ? "malformed" : "expired", detail: old };
-  const last = o.lastSeq(opened.signer, r.mac);
+  // Only accepted requests move the window, so refusing a replay unverified is safe.
+  const last = o.lastSeq(e.signer, r.mac);
   if (last !== undefined && (r.seq as number) <= last) return { ok: false, reason: "replayed", detail: `seq ${String(r.seq)} not above ${last}` };
+  if (o.answerTopicOk && !o.answerTopicOk(r.by)) return { ok: false, reason: "wrong-response-topic", detail: "response topic is not the asker's rpc topic" };
+  if (o.admitVerification && !o.admitVerification()) return { ok: false, reason: "rate-limited", detail: "signature checks over their rate" };
+  if (!checkSignature(e)) return { ok: false, reason: "forged", detail: `signature does not verify for ${e.signer}` };
   return { ok: true, request: { by: r.by, to: o.self, mac: r.mac, target, seq: r.seq as number } };
 }
 
@@ -90,20 +111,23 @@ export function encodeReleaseAnswer(a: ReleaseAnswer, nowWallMs: number, key: Ke
   return signEnvelope({ v: CONTEXT_RECORD_VERSION, op: "released", ...a, issuedAtMs: nowWallMs, expiresAtMs: nowWallMs + RELEASE_TTL_MS }, key);
 }
 
-export type AnswerRejection = "malformed" | "unknown-signer" | "forged" | "wrong-signer" | "expired" | "mismatch";
+export type AnswerRejection = "malformed" | "unknown-signer" | "forged" | "wrong-signer" | "expired" | "mismatch" | "rate-limited";
 
-/** Checks an answer against the request it should answer; never throws. */
+/** Checks an answer against the request it should answer; never throws. The claims first, then (if admitted) the signature. */
 export function verifyReleaseAnswer(
   bytes: Buffer,
-  o: { keys: ReadonlyMap<string, KeyObject>; nowWallMs: number; signer: string; mac: string; requestSeq: number },
+  o: { keys: ReadonlyMap<string, KeyObject>; nowWallMs: number; signer: string; mac: string; requestSeq: number; admitVerification?: () => boolean },
 ): { ok: true; released: boolean } | { ok: false; reason: AnswerRejection; detail: string } {
-  const opened = openEnvelope(bytes, o.keys, MAX_RPC_BYTES);
-  if (!opened.ok) return opened;
-  const r = opened.body;
+  const parsed = parseEnvelope(bytes, o.keys, MAX_RPC_BYTES);
+  if (!parsed.ok) return parsed;
+  const e = parsed.envelope;
+  const r = e.body;
   if (r.op !== "released" || typeof r.released !== "boolean") return { ok: false, reason: "malformed", detail: "not a release answer" };
-  if (opened.signer !== o.signer) return { ok: false, reason: "wrong-signer", detail: `answered by ${opened.signer}, asked ${o.signer}` };
+  if (e.signer !== o.signer) return { ok: false, reason: "wrong-signer", detail: `answered by ${e.signer}, asked ${o.signer}` };
   if (r.mac !== o.mac || r.requestSeq !== o.requestSeq) return { ok: false, reason: "mismatch", detail: "answers another request" };
   const old = stale(r, o.nowWallMs);
   if (old) return { ok: false, reason: old === "bad times" ? "malformed" : "expired", detail: old };
+  if (o.admitVerification && !o.admitVerification()) return { ok: false, reason: "rate-limited", detail: "signature checks over their rate" };
+  if (!checkSignature(e)) return { ok: false, reason: "forged", detail: `signature does not verify for ${e.signer}` };
   return { ok: true, released: r.released };
 }

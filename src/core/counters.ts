@@ -86,6 +86,8 @@ export function newEngineCounters() {
     forwardEntriesDropped: 0,
     /** New AN: */
     acceptWindowsOpened: 0,
+    /** Accept windows not opened: the table (limits.maxSessions windows) was full of live ones. */
+    acceptWindowsRefused: 0,
     framesForwardedFromPeer: 0,
     /**
      * Old AN, after a link-layer leave (leave-hold.ts): windows opened; how they ended

@@ -11,7 +11,8 @@
 // from anything unsigned) to the new session's CoA, for one of that MN's addresses,
 // goes to the MN for `peerForwardAcceptMs`; anything else from there is dropped as
 // before. The inner IPv6 packet is never changed. Bounded: maxSessions entries each
-// side, oldest dropped first; expiry is lazy (no timers here).
+// side; forwards oldest dropped first, accept windows refused when all are live
+// (peer-accepts.ts); expiry is lazy (no timers here).
 import { formatIpv4 } from "../wire/ipv4-address.ts";
 import { formatIpv6 } from "../wire/ipv6-address.ts";
 import type { CareOf } from "./care-of.ts";
@@ -20,6 +21,7 @@ import { ExpiringTunnelIndex } from "./expiring-tunnel-index.ts";
 import type { TunnelPacket } from "./forwarding.ts";
 import { inspectDownlink } from "./ipv6-inspect.ts";
 import { forwardedAway, releaseRevokedAway } from "./leave-hold.ts";
+import { PeerAccepts } from "./peer-accepts.ts";
 import type { Session } from "./session.ts";
 
 /** A released session's downlink identity and where its packets go now. */
@@ -32,54 +34,22 @@ export interface ForwardEntry {
   readonly until: number;
 }
 
-/** A handed-over session accepting from the old AN (one entry per MN address). */
-interface AcceptEntry {
-  readonly mac: string;
-  /** The old AN's care-of address (outer source). */
-  readonly peer: number;
-  /** The new session's care-of address (outer destination). */
-  readonly careOf: number;
-  readonly until: number;
-}
-
 const IPV6_HEADER = 40;
 const IPV6_DST_OFFSET = 24;
 
 export class HandoverForward {
   readonly forwards: ExpiringTunnelIndex<ForwardEntry>;
-  /** By the MN's IPv6 address (the inner destination), oldest first. */
-  private readonly accepts = new Map<string, AcceptEntry>();
+  /** The new AN's accept windows, one per session (found by the inner destination). */
+  readonly accepts: PeerAccepts;
 
-  constructor(private maxEntries: number) {
+  constructor(maxEntries: number) {
     this.forwards = new ExpiringTunnelIndex<ForwardEntry>(maxEntries);
+    this.accepts = new PeerAccepts(maxEntries);
   }
 
   setMaxEntries(n: number): void {
-    this.maxEntries = n;
     this.forwards.setMaxEntries(n);
-  }
-
-  get acceptSize(): number {
-    return this.accepts.size;
-  }
-
-  openAccept(now: number, address: string, e: AcceptEntry): void {
-    for (const [a, old] of this.accepts) {
-      if (old.until >= now) break;
-      this.accepts.delete(a);
-    }
-    this.accepts.delete(address);
-    this.accepts.set(address, e);
-    while (this.accepts.size > this.maxEntries) this.accepts.delete(this.accepts.keys().next().value as string);
-  }
-
-  accepting(now: number, address: string): AcceptEntry | undefined {
-    const e = this.accepts.get(address);
-    if (e && e.until < now) {
-      this.accepts.delete(address);
-      return undefined;
-    }
-    return e;
+    this.accepts.setMaxWindows(n);
   }
 }
 
@@ -133,15 +103,15 @@ function toPeer(p: EngineParts, e: ForwardEntry, packet: Uint8Array): void {
 /** After a handover in (a verified record): 6in4 from the old AN's CoA for this MN's addresses is taken for a while. */
 export function openAcceptFromPeer(p: EngineParts, now: number, s: Session, peer: number): void {
   const ms = p.config.peerForwardAcceptMs ?? 0;
-  if (ms <= 0 || peer === s.careOf.address) return;
-  for (const address of s.addresses) p.handoverForward.openAccept(now, address, { mac: s.mac, peer, careOf: s.careOf.address, until: now + ms });
-  if (s.addresses.length > 0) p.counters.acceptWindowsOpened++;
+  if (ms <= 0 || peer === s.careOf.address || s.addresses.length === 0) return;
+  if (p.handoverForward.accepts.open(now, { mac: s.mac, peer, careOf: s.careOf.address, addresses: [...s.addresses], until: now + ms })) p.counters.acceptWindowsOpened++;
+  else p.counters.acceptWindowsRefused++;
 }
 
 /** A tunnel packet no session took: the old AN forwarding to one of our MNs (true: delivered). */
 export function acceptFromPeer(p: EngineParts, now: number, t: TunnelPacket): boolean {
-  if (p.handoverForward.acceptSize === 0 || t.greKey !== null || t.packet.length < IPV6_HEADER) return false;
-  const a = p.handoverForward.accepting(now, formatIpv6(t.packet, IPV6_DST_OFFSET));
+  if (p.handoverForward.accepts.size === 0 || t.greKey !== null || t.packet.length < IPV6_HEADER) return false;
+  const a = p.handoverForward.accepts.find(now, formatIpv6(t.packet, IPV6_DST_OFFSET));
   if (!a || t.outerSrc !== a.peer || t.outerDst !== a.careOf) return false;
   const s = p.table.get(a.mac);
   if (!s || s.careOf.address !== a.careOf || inspectDownlink(t.packet).kind === "malformed") return false;

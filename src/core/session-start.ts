@@ -83,7 +83,8 @@ export class SessionStarts {
       outbox.emit({ type: "refused", mac, reason: "coa-exhausted" });
       return undefined;
     }
-    const s = newSession({ mac, macBytes: macBytes.slice(), nai: id.nai, identitySource: id.source, realm: id.realm, careOf: coa, now });
+    // No copy: the session keeps the MAC as a number (macKey), not this view of the caller's frame.
+    const s = newSession({ mac, macBytes, nai: id.nai, identitySource: id.source, realm: id.realm, careOf: coa, now });
     s.clockOffsetMs = this.registration.clockOffsetFor(id.realm.homeAgent);
     this.p.table.add(s);
     counters.sessionsStarted++;

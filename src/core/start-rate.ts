@@ -2,6 +2,9 @@
 // the AN fire registrations at the HA faster than this (each costs up to
 // maxTries requests), nor grow the table faster. Moved out of engine.ts to keep
 // it small (issue 9 added hooks there).
+/** A whole token, floating-point error aside: at nextAt() one has accrued. */
+const WHOLE = 1 - 1e-9;
+
 export class StartRate {
   /** Session starts left in the current second (flood guard). */
   private tokens = 0;
@@ -10,19 +13,22 @@ export class StartRate {
   /** Takes one start at `now` at `rate` per second (0: unlimited); false when none is left. */
   take(now: number, rate: number): boolean {
     if (rate <= 0) return true;
-    this.tokens = Math.min(rate, this.tokens + ((now - this.at) / 1000) * rate);
-    if (!Number.isFinite(this.tokens)) this.tokens = rate;
+    this.tokens = this.tokensAt(now, rate);
     this.at = now;
-    if (this.tokens < 1 - 1e-9) return false;
+    if (this.tokens < WHOLE) return false;
     this.tokens -= 1;
     return true;
   }
 
   /** Whether a start could be taken at `now` (nothing consumed). */
   available(now: number, rate: number): boolean {
-    if (rate <= 0) return true;
-    // The tolerance: at nextAt() a whole token has accrued, floating-point error aside.
-    return Math.min(rate, this.tokens + ((now - this.at) / 1000) * rate) >= 1 - 1e-9;
+    return rate <= 0 || this.tokensAt(now, rate) >= WHOLE;
+  }
+
+  /** The tokens accrued by `now` (capped at one second's worth; a full bucket before the first take). */
+  private tokensAt(now: number, rate: number): number {
+    const t = Math.min(rate, this.tokens + ((now - this.at) / 1000) * rate);
+    return Number.isFinite(t) ? t : rate;
   }
 
   /** When the next start can be taken (monotonic ms; in the past when one can now). */

@@ -53,6 +53,8 @@ if (es) {
   say(`| total (goal ${es.goalBytes}) | ${es.totalPerSession} (${es.overGoalBytes > 0 ? `missed by ${es.overGoalBytes}` : "met"}) |`);
   for (const k of es.breakdown.slice(0, 8)) say(`| - ${k.kind} | ${k.bytesPerSession} |`);
 }
+const el = results.benchmarks["event-log"];
+if (el) say(`\nper-attach logging (${el.attaches.toLocaleString("en")} attaches, file, sync): before ${el.beforeUsPerAttach.toFixed(2)} us / ${el.beforeBytesPerAttach} B, EventLog ${el.afterUsPerAttach.toFixed(2)} us / ${el.afterBytesPerAttach} B, ratio ${el.ratio.toFixed(2)}`);
 const ms = (x) => (x === null || x === undefined ? "-" : x.toFixed(x < 10 ? 2 : 0));
 const sp = (x) => (x ? `${ms(x.p50)} / ${ms(x.p99)} / ${ms(x.max)}` : "-");
 const st = results.benchmarks["attach-storm"];

@@ -22,11 +22,13 @@ const seed = (n: number) => Buffer.alloc(32, n);
 const pub = (n: number) => rawPublicKey(privateKeyFromSeed(seed(n))).toString("hex");
 const fleetKeys = { "an-1": pub(1), "an-2": pub(2) };
 
+const hosts = new Map<FleetAgent, ComponentHost>();
 async function agent(broker: Broker, id: string, n: number): Promise<FleetAgent> {
   const host = new ComponentHost(baseDocument(id, { url: broker.url, prefix: P, allowSecretsWithoutTls: true, contextKey: `hex:${seed(n).toString("hex")}`, fleetKeys }));
   const a = FleetAgent.start(host);
   if ("error" in a) throw new Error(a.error);
   cleanups.push(() => a.stop());
+  hosts.set(a, host);
   for (let i = 0; i < 250 && !a.connected; i++) await new Promise((r) => setTimeout(r, 20));
   return a;
 }
@@ -77,5 +79,25 @@ describe.skipIf(skip !== undefined)(`context records over mosquitto${skip ? ` (s
     await new Promise((r) => setTimeout(r, 2100));
     expect(await an2.fetchContext("02:11:22:33:44:02", 300)).toBeUndefined();
     expect(an2.stats().recordsRejected.expired).toBe(1);
+  });
+
+  it("logs refused records once per reason per window (a flood of forged records is counted, not logged per record)", async () => {
+    const broker = await Broker.start();
+    cleanups.push(() => broker.cleanup());
+    const an2 = await agent(broker, "an-2", 2);
+    const w = await Watcher.connect(broker.url, []);
+    cleanups.push(() => w.close());
+    const attacker = privateKeyFromSeed(seed(9));
+    for (let i = 0; i < 5; i++) {
+      await w.publish(`${P}/ctx/021122334401`, encodeContextRecord(sampleContext(), { signer: "an-1", seq: Date.now() + i, nowWallMs: Date.now(), key: attacker }));
+      expect(await an2.fetchContext(MAC)).toBeUndefined();
+    }
+    expect(an2.stats().recordsRejected.forged).toBe(5);
+    const lines = hosts
+      .get(an2)!
+      .logText.split("\n")
+      .filter((l) => l.includes("context record rejected"))
+      .map((l) => JSON.parse(l) as { level: string; reason: string; total: number });
+    expect(lines).toEqual([expect.objectContaining({ level: "warn", reason: "forged", total: 1 })]);
   });
 });

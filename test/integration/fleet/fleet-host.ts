@@ -111,8 +111,16 @@ export const seed = (n: number): Buffer => Buffer.alloc(32, n);
 export const publicKeyHex = (n: number): string => rawPublicKey(privateKeyFromSeed(seed(n))).toString("hex");
 
 /** A connected agent for node `id` signing with seed(n) (lab-only secrets without TLS); `cleanup` gets its stop. */
-export async function startAgent(url: string, prefix: string, id: string, n: number, fleetKeys: Record<string, string>, cleanup: (stop: () => Promise<void>) => void): Promise<{ a: FleetAgent; host: ComponentHost }> {
-  const host = new ComponentHost(baseDocument(id, { url, prefix, allowSecretsWithoutTls: true, contextKey: `hex:${seed(n).toString("hex")}`, fleetKeys, reconnect: { initialMs: 100, maxMs: 200 } }));
+export async function startAgent(
+  url: string,
+  prefix: string,
+  id: string,
+  n: number,
+  fleetKeys: Record<string, string>,
+  cleanup: (stop: () => Promise<void>) => void,
+  over: { fleet?: Record<string, unknown>; doc?: Record<string, unknown> } = {},
+): Promise<{ a: FleetAgent; host: ComponentHost }> {
+  const host = new ComponentHost(baseDocument(id, { url, prefix, allowSecretsWithoutTls: true, contextKey: `hex:${seed(n).toString("hex")}`, fleetKeys, reconnect: { initialMs: 100, maxMs: 200 }, ...over.fleet }, over.doc));
   const a = FleetAgent.start(host);
   if ("error" in a) throw new Error(a.error);
   cleanup(() => a.stop());

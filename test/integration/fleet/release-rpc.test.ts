@@ -2,8 +2,10 @@
 // is signed with its fleet key and names its CoA for the MN; the old AN serves only
 // a request that verifies (known signer, signature, `by` = signer, fresh, not
 // replayed, answer to the asker's own rpc topic) and answers signed; everything else
-// is counted by reason, logged at warn without secrets and not answered. The new AN
-// takes only an answer signed by the AN it asked, for the request it sent.
+// is counted by reason, logged at warn without secrets (once per reason per
+// log.oncePerCauseS, then a summary) and not answered. The new AN takes only an
+// answer signed by the AN it asked, for the request it sent. Signature checks are
+// bounded: the cheap claims first, then a token bucket (rate-limited).
 import { describe, expect, it, onTestFinished } from "vitest";
 import { privateKeyFromSeed, signEnvelope } from "../../../src/app/context-record.ts";
 import { encodeReleaseAnswer, encodeReleaseRequest } from "../../../src/app/release-rpc.ts";
@@ -60,9 +62,11 @@ describe.skipIf(skip !== undefined)(`signed release rpc over mosquitto${skip ? `
     const fresh = (seq: number, to = "an-1") => ({ by: "an-2", to, mac: MN, target: NEW_COA, seq });
     // Replayed: the captured request again, byte for byte.
     await send(request.text);
-    // Forged: the captured body with another target, the signature kept.
+    // Forged: the captured body with another target and a new seq (else it is a replay, refused before the signature check), the signature kept.
     const outer = JSON.parse(request.text) as { body: string; sig: string };
-    await send(JSON.stringify({ body: outer.body.replace("198.18.0.20", "198.18.0.66"), sig: outer.sig }));
+    const forgedBody = outer.body.replace("198.18.0.20", "198.18.0.66").replace(`"seq":${String(requestBody.seq)}`, `"seq":${String((requestBody.seq as number) + 1000)}`);
+    expect(forgedBody).not.toBe(outer.body);
+    await send(JSON.stringify({ body: forgedBody, sig: outer.sig }));
     // A fleet member (an-3, say compromised) speaking as an-2: signer an-2 with an-3's key (forged), or its own signer claiming by an-2.
     await send(encodeReleaseRequest(fresh(now + 10), now, key(3)));
     await send(signEnvelope({ v: 1, op: "release", signer: "an-3", by: "an-2", mac: MN, target: "198.18.0.20", seq: now + 11, issuedAtMs: now, expiresAtMs: now + 10_000 }, key(3)));
@@ -77,19 +81,68 @@ describe.skipIf(skip !== undefined)(`signed release rpc over mosquitto${skip ? `
     // Malformed.
     await send("{not json");
     await until(() => Object.values(oldAn.stats().releasesRefused).reduce((a, b) => a + b, 0) === 9, "nine refusals");
-    expect(oldAn.stats().releasesRefused).toEqual({ malformed: 1, "unknown-signer": 1, forged: 2, "wrong-signer": 1, expired: 1, replayed: 1, "wrong-response-topic": 1, misdirected: 1, "bad-target": 0 });
+    expect(oldAn.stats().releasesRefused).toEqual({ malformed: 1, "unknown-signer": 1, forged: 2, "wrong-signer": 1, expired: 1, replayed: 1, "wrong-response-topic": 1, misdirected: 1, "bad-target": 0, "rate-limited": 0 });
     expect(oldHost.released).toEqual([MN]);
     expect(oldAn.stats().releasesServed).toBe(1);
     await new Promise((r) => setTimeout(r, 200));
     expect(w.seen.filter((s) => s.topic === rpc("an-2")).length).toBe(answersBefore); // none answered
-    const refusals = oldHost.logText.split("\n").filter((l) => l.includes("release request refused"));
-    expect(refusals).toHaveLength(9);
-    expect(refusals.map((l) => (JSON.parse(l) as { level: string }).level)).toEqual(Array(9).fill("warn"));
+    // One line per reason (the second forgery is counted, not logged: once per reason per window).
+    const refusals = oldHost.logText
+      .split("\n")
+      .filter((l) => l.includes("release request refused"))
+      .map((l) => JSON.parse(l) as { level: string; reason: string });
+    expect(refusals.map((l) => l.reason).sort()).toEqual(["expired", "forged", "malformed", "misdirected", "replayed", "unknown-signer", "wrong-response-topic", "wrong-signer"]);
+    expect(refusals.map((l) => l.level)).toEqual(Array(8).fill("warn"));
     for (const n of [1, 2, 3]) expect(oldHost.logText).not.toContain(seed(n).toString("hex"));
 
     // A fresh signed request after all that is served (the window only holds what was accepted).
     expect(await newAn.requestRelease("an-1", MN, NEW_COA)).toBe(true);
     expect(oldAn.stats().releasesServed).toBe(2);
+  });
+
+  it("a flood of junk costs no signature check when a cheap check refuses it, at most the bucket's when none does; counted exactly, logged once per reason then summarised", async () => {
+    const { broker, w } = await setUp([]);
+    // 1 check a second, burst 4; a 1 s log window so the summary comes soon.
+    const { a: oldAn, host: oldHost } = await startAgent(broker.url, P, "an-1", 1, fleetKeys, (stop) => onTestFinished(stop), { fleet: { rpcVerifyPerSecond: 1 }, doc: { log: { oncePerCauseS: 1 } } });
+    await new Promise((r) => setTimeout(r, 100));
+    const now = Date.now();
+    const N = 40;
+    const started = performance.now();
+    for (let i = 0; i < N; i++) {
+      const fresh = { by: "an-2", to: "an-1", mac: MN, target: NEW_COA, seq: now + i };
+      // Passes every cheap check, signed with the wrong key: costs a verification if admitted.
+      await w.publish(rpc("an-1"), encodeReleaseRequest(fresh, now, key(3)), false, { responseTopic: rpc("an-2") });
+      // Refused before any verification: unknown signer, and misdirected.
+      await w.publish(rpc("an-1"), signEnvelope({ v: 1, op: "release", signer: "an-9", by: "an-9", to: "an-1", mac: MN, target: "198.18.0.20", seq: now + i, issuedAtMs: now, expiresAtMs: now + 10_000 }, key(9)), false);
+      await w.publish(rpc("an-1"), encodeReleaseRequest({ ...fresh, to: "an-3" }, now, key(2)), false);
+    }
+    const refused = () => oldAn.stats().releasesRefused;
+    await until(() => Object.values(refused()).reduce((a, b) => a + b, 0) === 3 * N, `${3 * N} refusals`);
+    const elapsedS = (performance.now() - started) / 1000;
+    const r = refused();
+    // Exact counts: every message is counted once, under one reason.
+    expect(r["unknown-signer"]).toBe(N);
+    expect(r.misdirected).toBe(N);
+    expect(r.forged + r["rate-limited"]).toBe(N);
+    // Verifications (the forged ones) at most the burst plus the refill over the run.
+    expect(r.forged).toBeGreaterThanOrEqual(4);
+    expect(r.forged).toBeLessThanOrEqual(4 + Math.ceil(elapsedS) + 1);
+    expect(r["rate-limited"]).toBeGreaterThan(0);
+    // The log: per reason, the lines (first, later windows, summaries) account for every refusal.
+    type Line = { msg: string; reason: string; total: number; suppressedSinceLast: number; summary?: boolean };
+    const lines = (): Line[] =>
+      oldHost.logText
+        .split("\n")
+        .filter((l) => l.includes("release request refused"))
+        .map((l) => JSON.parse(l) as Line);
+    // A line logged for a refusal stands for it and those suppressed before it; a summary only for those suppressed.
+    const accounted = (reason: string) => lines().filter((l) => l.reason === reason).reduce((a, l) => a + (l.summary ? 0 : 1) + l.suppressedSinceLast, 0);
+    await until(() => ["unknown-signer", "misdirected", "forged", "rate-limited"].every((x) => accounted(x) === r[x as keyof typeof r]), "the summaries account for every refusal");
+    // At most one line per reason per 1 s window (plus the first): not one per message.
+    const windows = Math.ceil((performance.now() - started) / 1000) + 1;
+    expect(lines().length).toBeLessThanOrEqual(4 * windows);
+    expect(lines().length).toBeLessThan(3 * N);
+    expect(lines().some((l) => l.summary === true && l.suppressedSinceLast > 0)).toBe(true);
   });
 
   it("the new AN ignores answers not signed by the AN it asked or for another request, and takes the right one", async () => {

@@ -101,6 +101,8 @@ function world(config: Record<string, unknown> = {}) {
         identity: { derivedRealm: "example.net" },
         telemetry: { intervalS: 0 },
         shutdown: { deregister: false },
+        // Debug: the tests follow an attach by its session-started line (debug since one info line per attach).
+        log: { level: "debug" },
         ...config,
         ...over,
       }),

@@ -2,6 +2,7 @@
 // broker path: test/integration/fleet/release-rpc.test.ts).
 import { describe, expect, it } from "vitest";
 import { privateKeyFromSeed, publicKeyFromRaw, rawPublicKey, signEnvelope } from "../../../src/app/context-record.ts";
+import { TokenBucket } from "../../../src/app/token-bucket.ts";
 import { encodeReleaseAnswer, encodeReleaseRequest, RELEASE_TTL_MS, verifyReleaseAnswer, verifyReleaseRequest } from "../../../src/app/release-rpc.ts";
 
 const key = (n: number) => privateKeyFromSeed(Buffer.alloc(32, n));
@@ -40,6 +41,65 @@ describe("release request", () => {
   });
 });
 
+describe("release request: signature checks only for what passes every cheap check, and only when admitted", () => {
+  const gated = (bytes: Buffer, admit: boolean, o: { last?: number; topicOk?: boolean } = {}) => {
+    let asked = 0;
+    const v = verifyReleaseRequest(bytes, {
+      keys,
+      nowWallMs: NOW,
+      self: "an-1",
+      lastSeq: () => o.last,
+      answerTopicOk: () => o.topicOk ?? true,
+      admitVerification: () => {
+        asked++;
+        return admit;
+      },
+    });
+    return { v, asked };
+  };
+  const signed = (body: Record<string, unknown>, k = 2) => Buffer.from(signEnvelope(body, key(k)));
+  const good = { v: 1, op: "release", signer: "an-2", by: "an-2", to: "an-1", mac: MAC, target: "198.18.0.20", seq: 7, issuedAtMs: NOW, expiresAtMs: NOW + 1000 };
+
+  it("refuses junk before asking for a verification: malformed, unknown signer, wrong signer, misdirected, bad target, expired, replayed, wrong answer topic", () => {
+    const cases: [Buffer, string, { last?: number; topicOk?: boolean }?][] = [
+      [Buffer.from("{not json"), "malformed"],
+      [signed({ ...good, signer: "an-9", by: "an-9" }, 9), "unknown-signer"],
+      [signed({ ...good, by: "an-1" }), "wrong-signer"],
+      [signed({ ...good, to: "an-3" }), "misdirected"],
+      [signed({ ...good, target: "127.0.0.1" }), "bad-target"],
+      [signed({ ...good, issuedAtMs: NOW - 5000, expiresAtMs: NOW - 1 }), "expired"],
+      [signed(good), "replayed", { last: 7 }],
+      [signed(good), "wrong-response-topic", { topicOk: false }],
+    ];
+    for (const [bytes, reason, o] of cases) {
+      const { v, asked } = gated(bytes, true, o);
+      expect(v).toMatchObject({ ok: false, reason });
+      expect(asked).toBe(0);
+    }
+  });
+
+  it("asks once for what passes them: forged when the signature fails, rate-limited (unverified) when refused, even a genuine one", () => {
+    expect(gated(signed(good, 1), true)).toMatchObject({ v: { ok: false, reason: "forged" }, asked: 1 });
+    expect(gated(signed(good), true)).toMatchObject({ v: { ok: true }, asked: 1 });
+    expect(gated(signed(good), false)).toMatchObject({ v: { ok: false, reason: "rate-limited" }, asked: 1 });
+    expect(gated(signed(good, 1), false)).toMatchObject({ v: { ok: false, reason: "rate-limited" }, asked: 1 });
+  });
+
+  it("with the fleet agent's bucket (TokenBucket, burst 4, 1/s): a flood of forgeries gets 4 checks, then one a second", () => {
+    const bucket = new TokenBucket(1, 4);
+    let t = 0;
+    let forged = 0;
+    let limited = 0;
+    for (let i = 0; i < 100; i++) {
+      if (i === 50) t = 1000; // one second later: one more token
+      const v = verifyReleaseRequest(signed({ ...good, seq: i }, 1), { keys, nowWallMs: NOW, self: "an-1", lastSeq: () => undefined, admitVerification: () => bucket.take(t) });
+      if (!v.ok && v.reason === "forged") forged++;
+      if (!v.ok && v.reason === "rate-limited") limited++;
+    }
+    expect({ forged, limited }).toEqual({ forged: 5, limited: 95 });
+  });
+});
+
 describe("release answer", () => {
   const answer = (o: { signer?: string; requestSeq?: number; k?: number; released?: boolean } = {}) =>
     Buffer.from(encodeReleaseAnswer({ signer: o.signer ?? "an-1", mac: MAC, released: o.released ?? true, requestSeq: o.requestSeq ?? 7 }, NOW, key(o.k ?? 1)));
@@ -53,5 +113,28 @@ describe("release answer", () => {
     expect(take(answer({ k: 2 }))).toMatchObject({ ok: false, reason: "forged" });
     // A request is not an answer.
     expect(take(request())).toMatchObject({ ok: false, reason: "malformed" });
+  });
+
+  it("checks the signature of an answer only when the claims match and it is admitted", () => {
+    let asked = 0;
+    const gate = (b: Buffer, admit: boolean) =>
+      verifyReleaseAnswer(b, {
+        keys,
+        nowWallMs: NOW,
+        signer: "an-1",
+        mac: MAC,
+        requestSeq: 7,
+        admitVerification: () => {
+          asked++;
+          return admit;
+        },
+      });
+    expect(gate(answer({ requestSeq: 6, k: 2 }), true)).toMatchObject({ ok: false, reason: "mismatch" });
+    expect(gate(answer({ signer: "an-2", k: 1 }), true)).toMatchObject({ ok: false, reason: "wrong-signer" });
+    expect(asked).toBe(0);
+    expect(gate(answer({ k: 2 }), false)).toMatchObject({ ok: false, reason: "rate-limited" });
+    expect(gate(answer({ k: 2 }), true)).toMatchObject({ ok: false, reason: "forged" });
+    expect(gate(answer(), true)).toEqual({ ok: true, released: true });
+    expect(asked).toBe(3);
   });
 });
