@@ -84,6 +84,8 @@ export function newEngineCounters() {
     forwardWindowsOpened: 0,
     framesForwardedToPeer: 0,
     forwardEntriesDropped: 0,
+    /** ...delivered here instead: the MN came back within the window (A -> B -> A). */
+    forwardReturnedToMn: 0,
     /** New AN: */
     acceptWindowsOpened: 0,
     framesForwardedFromPeer: 0,

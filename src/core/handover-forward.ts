@@ -9,7 +9,8 @@
 // At the new AN: 6in4 from the old AN's CoA (from the signed context record, never
 // from anything unsigned) to the new session's CoA, for one of that MN's addresses,
 // goes to the MN for `peerForwardAcceptMs`; anything else from there is dropped as
-// before. The inner IPv6 packet is never changed. Bounded: maxSessions entries each
+// before. An MN back at the old AN within its window (A -> B -> A) gets what the HA
+// still sends to its first CoA here. The inner IPv6 packet is never changed. Bounded: maxSessions entries each
 // side, oldest dropped first; expiry is lazy (no timers here).
 import { formatIpv4 } from "../wire/ipv4-address.ts";
 import { formatIpv6 } from "../wire/ipv6-address.ts";
@@ -114,6 +115,17 @@ export function handOver(p: EngineParts, now: number, mac: string, forwardTo: nu
 export function forwardToPeer(p: EngineParts, now: number, t: TunnelPacket): boolean {
   const e = p.handoverForward.forwards.find(now, t.outerDst, t.greKey);
   if (!e || t.outerSrc !== e.homeAgent || t.outerDst !== e.careOf.address) return false;
+  // The MN came back within the window (A -> B -> A): it has a session here again, so
+  // what the HA still sends to the first CoA is delivered here; the AN it left would
+  // drop it (that AN has let go of it too, and takes 6in4 only for a session it has).
+  const back = p.table.get(e.mac);
+  if (back) {
+    if (inspectDownlink(t.packet).kind === "malformed") return false;
+    p.counters.forwardReturnedToMn++;
+    p.counters.framesToMn++;
+    p.outbox.push({ kind: "to-mn", dst: back.macBytes, src: back.haLinkLayer ?? p.config.accessMac, packet: t.packet });
+    return true;
+  }
   toPeer(p, e, t.packet);
   return true;
 }
