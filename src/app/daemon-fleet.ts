@@ -73,8 +73,16 @@ export class DaemonFleet {
               host.feed({ kind: "import-context", context, resume: false, firstSeenAt: askedAt });
               // The old AN lets go (no deregistration: our registration replaces its binding) and
               // forwards what the HA still sends it to our CoA for the MN (handover-forward.ts).
+              // Asked again while unanswered (fleet-agent.ts), as long as this session stands.
               const ours = host.exportContext(context.mac);
-              if (ours) void f.requestRelease(signer, context.mac, ours.careOf.address);
+              if (ours) {
+                const coa = ours.careOf;
+                const wanted = (): boolean => {
+                  const now = host.exportContext(context.mac)?.careOf;
+                  return !host.stopping() && now !== undefined && now.address === coa.address && now.greKey === coa.greKey;
+                };
+                void f.requestRelease(signer, context.mac, coa.address, undefined, { wanted });
+              }
             },
             noContext: (mac) => {
               if (host.stopping() || host.hasSession(mac)) return;

@@ -12,8 +12,12 @@ import type { KeyObject } from "node:crypto";
 import { formatIpv4, parseIpv4 } from "../wire/ipv4-address.ts";
 import { CONTEXT_RECORD_VERSION, openEnvelope, signEnvelope } from "./context-record.ts";
 
-/** How long the new AN waits for the old AN's answer to a release request. */
+/** How long the new AN waits for the old AN's answer to one release request (then asks again: RELEASE_RPC_ATTEMPTS). */
 export const RELEASE_RPC_TIMEOUT_MS = 1000;
+/** Requests sent for one release at most (the first and its retries, each a new seq). */
+export const RELEASE_RPC_ATTEMPTS = 3;
+/** How long after the first ask a release is still retried (waiting out a broker outage): a request's TTL. */
+export const RELEASE_RETRY_WINDOW_MS = 10_000;
 /** How long a request (and an answer) stays valid after it is issued. */
 export const RELEASE_TTL_MS = 10_000;
 /** An rpc message is small; anything larger is refused before it is parsed. */
