@@ -5,7 +5,7 @@
 // Plain function calls with `now`: every order is exact, nothing waits.
 import { describe, expect, it } from "vitest";
 import type { EngineConfig } from "../../../src/core/config.ts";
-import { echoRequestPacket, ip6 } from "../../support/frames.ts";
+import { dadNeighborSolicitation, echoRequestPacket, ip6, mac } from "../../support/frames.ts";
 import { sampleContext } from "../../support/contexts.ts";
 import { registrationRevocation } from "../../support/home-agent-messages.ts";
 import { CODEC, COA_POOL, derivedNaiOf, eventsOf, HA, HA_MAC, Harness, KEY, makeConfig, MN1, ofKind, v4 } from "./harness.ts";
@@ -14,6 +14,7 @@ const B_COA = v4("198.18.0.20");
 const C_COA = v4("198.18.0.30");
 const MN_ADDRESS = "2001:db8:1::11";
 const CN = ip6("2001:db8:2::2");
+const dadNs = (m: string) => dadNeighborSolicitation(mac(m));
 const downlink = (seq: number): Uint8Array => echoRequestPacket(CN, ip6(MN_ADDRESS), seq);
 const forwarding = (over: Partial<EngineConfig> = {}) => makeConfig({ releaseForwardMs: 2000, peerForwardAcceptMs: 3000, ...over });
 /** The record another AN wrote for MN1 (its CoA `coa`). */
@@ -100,6 +101,44 @@ describe("two new ANs ask for the same MN at once (flapping between APs)", () =>
     const coa = b.engine.session(MN1)!.careOf.address;
     expect(ofKind(b.tunnel(downlink(2), { outerSrc: C_COA, outerDst: coa }, 2600), "to-mn")).toHaveLength(1);
     expect(ofKind(b.tunnel(downlink(3), { outerSrc: COA_POOL[2]!, outerDst: coa }, 2600), "to-mn")).toEqual([]);
+  });
+});
+
+describe("an MN flapping between two APs: the old AN's care-of addresses", () => {
+  /** A at `t`: the MN handed over to B, (optionally) the HA's revocation of the old binding, the MN back at t + 500. */
+  const flap = (a: Harness, t: number, revoke: boolean) => {
+    const coa = a.engine.session(MN1)!.careOf.address;
+    a.handle({ kind: "hand-over", mac: MN1, forwardTo: B_COA }, t);
+    if (revoke) a.fromHa(revocation(coa, 0x6850_0000 + t), t + 10, HA, 434, coa);
+    const back = a.handle({ kind: "import-context", context: recordFrom(B_COA), resume: false }, t + 500);
+    if (a.engine.session(MN1)) a.answerLast({}, KEY);
+    return eventsOf(back, "refused");
+  };
+
+  for (const revoke of [true, false]) {
+    it(`a pool of two, back and forth four times within a lifetime (${revoke ? "the HA revokes each old binding" : "an HA that never revokes"}): never refused`, () => {
+      const a = new Harness(forwarding({ careOf: { mode: "pool", addresses: COA_POOL.slice(0, 2) } }));
+      a.register(MN1, 0);
+      for (let i = 0; i < 4; i++) {
+        expect(flap(a, 1000 + 1000 * i, revoke)).toEqual([]);
+        expect(a.engine.sessionState(MN1)).toBe("bound");
+      }
+      expect(a.engine.counters.refusedCoaExhausted).toBe(0);
+    });
+  }
+
+  it("a handed-over CoA goes to another MN only once the HA revoked the old binding (and the linger is over), not before", () => {
+    const a = new Harness(forwarding({ careOf: { mode: "pool", addresses: [COA_POOL[0]!] } }));
+    a.register(MN1, 0);
+    const coa = a.engine.session(MN1)!.careOf.address;
+    a.handle({ kind: "hand-over", mac: MN1, forwardTo: B_COA }, 1000);
+    const other = "02:11:22:33:44:02";
+    // Not confirmed: the HA may still bind the old MN to it.
+    expect(eventsOf(a.frame(dadNs(other), 1005), "refused")).toMatchObject([{ reason: "coa-exhausted" }]);
+    a.fromHa(revocation(coa), 1010, HA, 434, coa);
+    // Confirmed gone: it rests revocationLingerMs (2000) for what is in flight, then it is free.
+    expect(eventsOf(a.frame(dadNs("02:11:22:33:44:03"), 3000), "refused")).toMatchObject([{ reason: "coa-exhausted" }]);
+    expect(eventsOf(a.frame(dadNs("02:11:22:33:44:04"), 3011), "session-started")).toMatchObject([{ careOf: "203.0.113.10" }]);
   });
 });
 
