@@ -4,6 +4,7 @@
 // here is awaited by the data plane: the engine is fed, never held.
 import type { EngineInput } from "../core/engine.ts";
 import type { AnEvent } from "../core/events.ts";
+import type { CareOf } from "../core/care-of.ts";
 import type { SessionContext } from "../core/context.ts";
 import type { BoardProfile } from "./board.ts";
 import type { LoadedConfig } from "./config-file.ts";
@@ -23,7 +24,7 @@ export interface FleetHost {
   exportContext(mac: string): SessionContext | undefined;
   hasSession(mac: string): boolean;
   /** A session, or a revoked one still lingering: a release has something to let go (and forward). */
-  releasable(mac: string): boolean;
+  releasable(mac: string, careOf?: CareOf): boolean;
   feed(input: EngineInput): void;
   stopping(): boolean;
   wallMs(): number;
@@ -49,9 +50,10 @@ export class DaemonFleet {
       telemetry: () => host.telemetry(),
       sessions: () => host.sessionCount(),
       exportContext: (mac) => host.exportContext(mac),
-      release: (mac, forwardTo) => {
-        if (!host.releasable(mac)) return false;
-        host.feed({ kind: "hand-over", mac, forwardTo });
+      release: (mac, forwardTo, from) => {
+        // Only the session the asker took over (its record's CoA): a newer one is the MN back here.
+        if (!host.releasable(mac, from)) return false;
+        host.feed({ kind: "hand-over", mac, forwardTo, ...(from ? { careOf: from } : {}) });
         return true;
       },
       wallMs: () => host.wallMs(),
@@ -81,7 +83,7 @@ export class DaemonFleet {
                   const now = host.exportContext(context.mac)?.careOf;
                   return !host.stopping() && now !== undefined && now.address === coa.address && now.greKey === coa.greKey;
                 };
-                void f.requestRelease(signer, context.mac, coa.address, undefined, { wanted });
+                void f.requestRelease(signer, context.mac, coa.address, undefined, { wanted, from: context.careOf });
               }
             },
             noContext: (mac) => {

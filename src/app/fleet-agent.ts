@@ -7,6 +7,7 @@
 import { readFileSync } from "node:fs";
 import type { KeyObject } from "node:crypto";
 import type { IPublishPacket } from "mqtt";
+import type { CareOf } from "../core/care-of.ts";
 import type { SessionContext } from "../core/context.ts";
 import type { AnEvent } from "../core/events.ts";
 import type { MqttLinkStats, OutMessage } from "../io/mqtt-link.ts";
@@ -48,7 +49,7 @@ export interface FleetHost {
    * deregistering and forward its downlink to `forwardTo` (the new AN's CoA) for a
    * while (true if there was a session, or a revoked one lingering).
    */
-  release?(mac: string, forwardTo: number): boolean;
+  release?(mac: string, forwardTo: number, from?: CareOf): boolean;
   wallMs(): number;
 }
 
@@ -447,12 +448,14 @@ export class FleetAgent {
    * before each attempt): whether the release is still ours to ask (our session for
    * the MN stands); a newer release for the same MAC supersedes this one.
    */
-  async requestRelease(asked: string, mac: string, careOf: number, timeoutMs = RELEASE_RPC_TIMEOUT_MS, o: { attempts?: number; wanted?: () => boolean } = {}): Promise<boolean | undefined> {
+  async requestRelease(asked: string, mac: string, careOf: number, timeoutMs = RELEASE_RPC_TIMEOUT_MS, o: { attempts?: number; wanted?: () => boolean; from?: CareOf } = {}): Promise<boolean | undefined> {
     const me = this.host.config().nodeId;
     // Our own record (the MN came back before the AN we released it to wrote its own): that AN has it now.
     const gone = asked === me ? this.releasedTo.get(mac) : undefined;
     const owner = gone && this.host.wallMs() - gone.at <= RELEASE_RETRY_WINDOW_MS ? gone.to : asked;
     if (owner === me || !this.signingKey || this.stopped) return undefined;
+    // Our own record names our old CoA, not the one the other AN has for the MN: no `from` then.
+    const from = owner === asked ? o.from : undefined;
     const attempts = o.attempts ?? RELEASE_RPC_ATTEMPTS;
     const deadline = this.host.wallMs() + RELEASE_RETRY_WINDOW_MS;
     const token = ++this.releaseToken;
@@ -469,7 +472,7 @@ export class FleetAgent {
         }
         if (sent > 0) this.counters.releasesRetried++;
         sent++;
-        const answer = await this.releaseOnce(owner, mac, careOf, timeoutMs);
+        const answer = await this.releaseOnce(owner, mac, careOf, timeoutMs, from);
         if (answer !== undefined) return answer;
       }
       if (this.stopped) return undefined;
@@ -503,7 +506,7 @@ export class FleetAgent {
   }
 
   /** One signed release request and its answer (undefined: none in time, or not sent). */
-  private releaseOnce(owner: string, mac: string, careOf: number, timeoutMs: number): Promise<boolean | undefined> {
+  private releaseOnce(owner: string, mac: string, careOf: number, timeoutMs: number, from: CareOf | undefined): Promise<boolean | undefined> {
     const me = this.host.config().nodeId;
     const key = this.signingKey!;
     const id = `${me}-${++this.rpcId}`;
@@ -531,7 +534,7 @@ export class FleetAgent {
       const sent = this.link.publish(
         {
           topic: fleetTopics(this.fleet.prefix, owner).rpc,
-          payload: encodeReleaseRequest({ by: me, to: owner, mac, target: careOf, seq }, this.host.wallMs(), key),
+          payload: encodeReleaseRequest({ by: me, to: owner, mac, target: careOf, seq, ...(from ? { from } : {}) }, this.host.wallMs(), key),
           qos: 1,
           retain: false,
           properties: { responseTopic: this.topics.rpc, correlationData: Buffer.from(id) },
@@ -567,7 +570,7 @@ export class FleetAgent {
     }
     const r = v.request;
     this.releaseWindow.accept(r.by, r.mac, r.seq);
-    const released = this.host.release?.(r.mac, r.target) ?? false;
+    const released = this.host.release?.(r.mac, r.target, r.from) ?? false;
     if (released) {
       this.counters.releasesServed++;
       this.releasedTo.delete(r.mac);

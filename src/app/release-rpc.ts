@@ -39,12 +39,20 @@ export interface ReleaseRequest {
   /** The asker's care-of address for the MN: where the old AN forwards its downlink. */
   readonly target: number;
   readonly seq: number;
+  /**
+   * The CoA (and GRE key) of the session the asker took over, as its record named it.
+   * The old AN releases only that one: a newer session there is the MN back (A -> B ->
+   * A), which a late request (retried over a broker outage) must not cut off. Absent
+   * (older firmware, or the asker does not know it): whatever session the MAC has.
+   */
+  readonly from?: { readonly address: number; readonly greKey: number | null };
 }
 
 export type VerifiedRequest = { ok: true; request: ReleaseRequest } | { ok: false; reason: ReleaseRefusal; detail: string };
 
 export function encodeReleaseRequest(r: ReleaseRequest, nowWallMs: number, key: KeyObject): string {
-  return signEnvelope({ v: CONTEXT_RECORD_VERSION, op: "release", signer: r.by, by: r.by, to: r.to, mac: r.mac, target: formatIpv4(r.target), seq: r.seq, issuedAtMs: nowWallMs, expiresAtMs: nowWallMs + RELEASE_TTL_MS }, key);
+  const from = r.from ? { from: formatIpv4(r.from.address), fromKey: r.from.greKey } : {};
+  return signEnvelope({ v: CONTEXT_RECORD_VERSION, op: "release", signer: r.by, by: r.by, to: r.to, mac: r.mac, target: formatIpv4(r.target), ...from, seq: r.seq, issuedAtMs: nowWallMs, expiresAtMs: nowWallMs + RELEASE_TTL_MS }, key);
 }
 
 /** Where downlink may be forwarded: not 0/8, loopback, multicast/reserved (224/3) or broadcast. */
@@ -72,6 +80,9 @@ export function verifyReleaseRequest(
   const target = typeof r.target === "string" ? parseIpv4(r.target) : null;
   if (r.op !== "release" || typeof r.by !== "string" || typeof r.mac !== "string" || !MAC_RE.test(r.mac) || target === null || !Number.isSafeInteger(r.seq) || (r.seq as number) < 0)
     return { ok: false, reason: "malformed", detail: "not a release request" };
+  const fromAddress = typeof r.from === "string" ? parseIpv4(r.from) : null;
+  const fromKey = r.fromKey === undefined || r.fromKey === null ? null : Number.isInteger(r.fromKey) && (r.fromKey as number) >= 0 && (r.fromKey as number) <= 0xffffffff ? (r.fromKey as number) : undefined;
+  if ((r.from !== undefined && fromAddress === null) || fromKey === undefined || (r.from === undefined && r.fromKey !== undefined)) return { ok: false, reason: "malformed", detail: "bad from" };
   if (r.by !== opened.signer) return { ok: false, reason: "wrong-signer", detail: `by ${r.by.slice(0, 64)} is not the signer ${opened.signer}` };
   if (r.to !== o.self) return { ok: false, reason: "misdirected", detail: `for ${typeof r.to === "string" ? r.to.slice(0, 64) : "nobody"}, not ${o.self}` };
   if (!unicastTarget(target)) return { ok: false, reason: "bad-target", detail: `target ${formatIpv4(target)} is not a unicast address` };
@@ -79,7 +90,8 @@ export function verifyReleaseRequest(
   if (old) return { ok: false, reason: old === "bad times" ? "malformed" : "expired", detail: old };
   const last = o.lastSeq(opened.signer, r.mac);
   if (last !== undefined && (r.seq as number) <= last) return { ok: false, reason: "replayed", detail: `seq ${String(r.seq)} not above ${last}` };
-  return { ok: true, request: { by: r.by, to: o.self, mac: r.mac, target, seq: r.seq as number } };
+  const from = fromAddress !== null ? { from: { address: fromAddress, greKey: fromKey } } : {};
+  return { ok: true, request: { by: r.by, to: o.self, mac: r.mac, target, seq: r.seq as number, ...from } };
 }
 
 export interface ReleaseAnswer {

@@ -86,6 +86,8 @@ export function newEngineCounters() {
     forwardEntriesDropped: 0,
     /** ...delivered here instead: the MN came back within the window (A -> B -> A). */
     forwardReturnedToMn: 0,
+    /** Hand-overs naming another CoA than the MN's session here (a newer one: the MN came back): not released. */
+    releasesNotOurs: 0,
     /** New AN: */
     acceptWindowsOpened: 0,
     framesForwardedFromPeer: 0,

@@ -88,7 +88,12 @@ export class HandoverForward {
  * downlink is forwarded there from now on, and what is held for the MN goes first.
  * A session already revoked (lingering) gets the same window.
  */
-export function handOver(p: EngineParts, now: number, mac: string, forwardTo: number | undefined, release: (s: Session) => void): void {
+export function handOver(p: EngineParts, now: number, mac: string, forwardTo: number | undefined, expected: CareOf | undefined, release: (s: Session) => void): void {
+  const from = releasableSession(p, now, mac, expected);
+  if (!from) {
+    if (expected && (p.table.has(mac) || p.linger.findMac(now, mac))) p.counters.releasesNotOurs++;
+    return;
+  }
   const s = p.table.get(mac);
   const ms = p.config.releaseForwardMs ?? 0;
   const forward = forwardTo !== undefined && ms > 0;
@@ -96,8 +101,6 @@ export function handOver(p: EngineParts, now: number, mac: string, forwardTo: nu
     if (s) release(s);
     return;
   }
-  const from = s ? { homeAgent: s.realm.homeAgent, careOf: s.careOf } : p.linger.findMac(now, mac);
-  if (!from) return;
   const e: ForwardEntry = { mac, homeAgent: from.homeAgent, careOf: { address: from.careOf.address, greKey: from.careOf.greKey }, target: forwardTo, until: now + ms };
   p.counters.forwardEntriesDropped += p.handoverForward.forwards.add(now, e);
   p.counters.forwardWindowsOpened++;
@@ -109,6 +112,20 @@ export function handOver(p: EngineParts, now: number, mac: string, forwardTo: nu
     for (const packet of held) toPeer(p, e, packet);
   }
   release(s);
+}
+
+/**
+ * What a hand-over of `mac` would let go: its session, else its revoked session still
+ * lingering; with `expected` (the CoA in the asker's record) only the one on that CoA.
+ * A newer session here is the MN back (A -> B -> A) and a release of the old one
+ * arriving late (retried over a broker outage, or slow) must not cut it off.
+ */
+export function releasableSession(p: EngineParts, now: number, mac: string, expected: CareOf | undefined): { readonly homeAgent: number; readonly careOf: CareOf } | undefined {
+  const s = p.table.get(mac);
+  const on = (c: CareOf): boolean => expected === undefined || (c.address === expected.address && c.greKey === expected.greKey);
+  if (s) return on(s.careOf) ? { homeAgent: s.realm.homeAgent, careOf: s.careOf } : undefined;
+  const l = p.linger.findMac(now, mac);
+  return l && on(l.careOf) ? l : undefined;
 }
 
 /** A downlink packet of a released session: on to the new AN (true), or not ours (false). */

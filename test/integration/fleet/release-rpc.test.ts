@@ -169,12 +169,15 @@ describe.skipIf(skip !== undefined)(`signed release rpc over mosquitto${skip ? `
     const { a: anA, host: hostA } = await agent(broker, "an-1", 1);
     const { a: anB, host: hostB } = await agent(broker, "an-2", 2);
     await new Promise((r) => setTimeout(r, 100));
-    expect(await anB.requestRelease("an-1", MN, NEW_COA)).toBe(true);
+    expect(await anB.requestRelease("an-1", MN, NEW_COA, undefined, { from: { address: 0xc612000a, greKey: 0x1001 } })).toBe(true);
     expect(hostA.released).toEqual([MN]);
+    expect(hostA.froms).toEqual([{ address: 0xc612000a, greKey: 0x1001 }]); // the session B took over, signed in
     // Back at A: the record A fetched is A's own (signer an-1).
-    expect(await anA.requestRelease("an-1", MN, 0xc6120015)).toBe(true);
+    // The record A found names A's old CoA, not B's: no `from` goes to B.
+    expect(await anA.requestRelease("an-1", MN, 0xc6120015, undefined, { from: { address: 0xc612000a, greKey: null } })).toBe(true);
     expect(hostB.released).toEqual([MN]);
     expect(hostB.forwardTargets).toEqual([0xc6120015]);
+    expect(hostB.froms).toEqual([undefined]);
     // Our own record for a MAC we never released: nobody to ask.
     expect(await anA.requestRelease("an-1", MN2, 0xc6120015)).toBeUndefined();
     expect(hostB.released).toEqual([MN]);

@@ -44,6 +44,34 @@ describe("A -> B -> A within the forward window (the old AN again)", () => {
     expect(a.engine.counters.packetsFromTunnelUnmatched).toBe(1);
   });
 
+  it("a late release of the first session (retried over a broker outage) does not cut off the MN back here: only the session on the record's CoA is released", () => {
+    const a = new Harness(forwarding());
+    a.register(MN1, 0);
+    const first = { ...a.engine.session(MN1)!.careOf };
+    a.handle({ kind: "hand-over", mac: MN1, forwardTo: B_COA, careOf: first }, 1000);
+    a.handle({ kind: "import-context", context: recordFrom(B_COA), resume: false }, 1500);
+    a.answerLast({}, KEY);
+    const again = { ...a.engine.session(MN1)!.careOf };
+    // B's request again (a retry after its answer was lost), naming the first session's CoA.
+    expect(a.engine.releasable(2000, MN1, first)).toBe(false);
+    expect(a.handle({ kind: "hand-over", mac: MN1, forwardTo: B_COA, careOf: first }, 2000)).toEqual([]);
+    expect(a.engine.sessionState(MN1)).toBe("bound");
+    expect(a.engine.counters).toMatchObject({ releasesNotOurs: 1, handoversOut: 1 });
+    // A request naming the session here (the MN went to B again) releases it.
+    expect(a.engine.releasable(3000, MN1, again)).toBe(true);
+    expect(eventsOf(a.handle({ kind: "hand-over", mac: MN1, forwardTo: B_COA, careOf: again }, 3000), "released")).toMatchObject([{ reason: "handed-over" }]);
+    expect(a.engine.counters.handoversOut).toBe(2);
+  });
+
+  it("a release naming the CoA of a revoked session still lingering takes it (the other order with the HA)", () => {
+    const a = new Harness(forwarding());
+    a.register(MN1, 0);
+    const coa = { ...a.engine.session(MN1)!.careOf };
+    a.fromHa(revocation(coa.address), 900, HA, 434, coa.address);
+    expect(a.engine.releasable(1000, MN1, { address: B_COA, greKey: null })).toBe(false);
+    expect(eventsOf(a.handle({ kind: "hand-over", mac: MN1, forwardTo: B_COA, careOf: coa }, 1000), "forwarding-to-peer")).toHaveLength(1);
+  });
+
   it("a late revocation of the first binding after the return acknowledges it and leaves the new session alone", () => {
     const a = new Harness(forwarding());
     a.register(MN1, 0);
