@@ -67,9 +67,15 @@ export class DaemonFleet {
         ? undefined
         : new HandoverFetch({
             fetch: (mac) => f.fetchRecord(mac),
-            importContext: ({ context, signer }, askedAt) => {
+            importContext: (fetched, askedAt) => {
+              const { signer } = fetched;
               // A session started meanwhile (a trigger arrived): it stands.
-              if (host.stopping() || host.hasSession(context.mac)) return;
+              if (host.stopping() || host.hasSession(fetched.context.mac)) return;
+              // Our own record: the MN is back before the AN we released it to wrote its own
+              // (A -> B -> A). That AN forwards to us from the CoA it named for the MN, not
+              // from our old one: the window that takes its 6in4 must name that CoA.
+              const taken = signer === host.config().nodeId ? f.takenBy(fetched.context.mac) : undefined;
+              const context = taken ? { ...fetched.context, careOf: { address: taken.careOf, greKey: null } } : fetched.context;
               host.log.info({ mac: context.mac, nai: context.nai, from: signer }, "context record imported: registering at once");
               // The handover's interruption is measured from the frame that started the fetch (issue 10).
               host.feed({ kind: "import-context", context, resume: false, firstSeenAt: askedAt });

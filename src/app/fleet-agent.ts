@@ -163,7 +163,7 @@ export class FleetAgent {
    * AN bound it (A -> B -> A in well under a second) finds OUR record still on the
    * broker (B writes its record at its bind), and the release must go to B, not to us.
    */
-  private readonly releasedTo = new Map<string, { readonly to: string; readonly at: number }>();
+  private readonly releasedTo = new Map<string, { readonly to: string; readonly at: number; readonly target: number }>();
   /** Called at the next broker connect (or at stop): releases waiting for the broker. */
   private connectWaiters: (() => void)[] = [];
 
@@ -451,8 +451,7 @@ export class FleetAgent {
   async requestRelease(asked: string, mac: string, careOf: number, timeoutMs = RELEASE_RPC_TIMEOUT_MS, o: { attempts?: number; wanted?: () => boolean; from?: CareOf } = {}): Promise<boolean | undefined> {
     const me = this.host.config().nodeId;
     // Our own record (the MN came back before the AN we released it to wrote its own): that AN has it now.
-    const gone = asked === me ? this.releasedTo.get(mac) : undefined;
-    const owner = gone && this.host.wallMs() - gone.at <= RELEASE_RETRY_WINDOW_MS ? gone.to : asked;
+    const owner = asked === me ? (this.takenBy(mac)?.node ?? asked) : asked;
     if (owner === me || !this.signingKey || this.stopped) return undefined;
     // Our own record names our old CoA, not the one the other AN has for the MN: no `from` then.
     const from = owner === asked ? o.from : undefined;
@@ -482,6 +481,15 @@ export class FleetAgent {
     } finally {
       if (this.releaseFor.get(mac) === token) this.releaseFor.delete(mac);
     }
+  }
+
+  /**
+   * The AN we released `mac` to within RELEASE_RETRY_WINDOW_MS, and the CoA it named
+   * for the MN (where its forwarding comes from when the MN is back here).
+   */
+  takenBy(mac: string): { readonly node: string; readonly careOf: number } | undefined {
+    const r = this.releasedTo.get(mac);
+    return r && this.host.wallMs() - r.at <= RELEASE_RETRY_WINDOW_MS ? { node: r.to, careOf: r.target } : undefined;
   }
 
   /** Resolves at the next broker connect, at stop, or after `ms`, whichever is first. */
@@ -574,7 +582,7 @@ export class FleetAgent {
     if (released) {
       this.counters.releasesServed++;
       this.releasedTo.delete(r.mac);
-      this.releasedTo.set(r.mac, { to: r.by, at: this.host.wallMs() });
+      this.releasedTo.set(r.mac, { to: r.by, at: this.host.wallMs(), target: r.target });
       if (this.releasedTo.size > 4096) this.releasedTo.delete(this.releasedTo.keys().next().value as string);
     }
     log.info({ mac: r.mac, by: r.by, forwardTo: formatIpv4(r.target), released }, "release requested by another AN");
