@@ -29,13 +29,14 @@ function daemonFleet(url: string, id: string, n: number): { fleet: DaemonFleet; 
   const component = new ComponentHost(baseDocument(id, { url, prefix: P, allowSecretsWithoutTls: true, contextKey: `hex:${seed(n).toString("hex")}`, fleetKeys, reconnect: { initialMs: 100, maxMs: 200 } }));
   const h = new Harness(makeConfig({ releaseForwardMs: 2000, peerForwardAcceptMs: 5000 }));
   const fed: EngineInput[] = [];
-  let fleet: DaemonFleet | undefined;
+  // Set below: the routing needs the fleet, the fleet's host the routing.
+  const ref: { fleet?: DaemonFleet } = {};
   /** The daemon's routing of the fleet's actions (action-router.ts). */
   const route = (actions: Action[]): void => {
     for (const a of actions)
-      if (a.kind === "unknown-station") fleet?.unknownStation(a.mac, a.frame, a.trigger);
-      else if (a.kind === "context-changed") fleet?.contextChanged(a.mac);
-      else if (a.kind === "event") fleet?.event(a.event);
+      if (a.kind === "unknown-station") ref.fleet?.unknownStation(a.mac, a.frame, a.trigger);
+      else if (a.kind === "context-changed") ref.fleet?.contextChanged(a.mac);
+      else if (a.kind === "event") ref.fleet?.event(a.event);
   };
   const host: FleetHost = {
     log: component.log,
@@ -56,10 +57,10 @@ function daemonFleet(url: string, id: string, n: number): { fleet: DaemonFleet; 
     wallMs: () => Date.now(),
     monotonicMs: () => Date.now(),
   };
-  fleet = DaemonFleet.start(host);
+  const fleet = DaemonFleet.start(host);
   if (!fleet) throw new Error("fleet not started");
-  const started = fleet;
-  cleanups.push(() => started.stop("test over"));
+  ref.fleet = fleet;
+  cleanups.push(() => fleet.stop("test over"));
   return { fleet, h, fed, route };
 }
 
