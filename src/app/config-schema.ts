@@ -5,7 +5,7 @@ import { z } from "zod";
 import { DEFAULT_HOLD_CAPS, DEFAULT_REGISTRATION_TIMING } from "../core/config.ts";
 import type { EngineConfig } from "../core/config.ts";
 import { MAC_PLACEHOLDER } from "../io/station-control.ts";
-import { RELEASE_RPC_TIMEOUT_MS } from "./release-rpc.ts";
+import { RELEASE_RPC_ATTEMPTS, RELEASE_RPC_TIMEOUT_MS } from "./release-rpc.ts";
 import { parseIpv4 } from "../wire/ipv4-address.ts";
 import { parseMac } from "../wire/mac.ts";
 import { checkMipCodecOptions, DEFAULT_MIP_CODEC_OPTIONS } from "../wire/mip-extension.ts";
@@ -191,7 +191,7 @@ const fleet = z
     /**
      * Issue 10: after a signed release naming the new AN's CoA, what the MN's HA still
      * sends here goes on to the new AN as 6in4 for this long (and the new AN takes it
-     * that long plus the rpc timeout after its import). 0: off.
+     * that long plus the rpc timeout of every release attempt after its import). 0: off.
      */
     releaseForwardMs: z.number().int().min(0).max(30_000).default(2000),
     /**
@@ -446,8 +446,12 @@ export function toEngineConfig(c: AnConfig, accessMac: Uint8Array, readFile: Sec
   };
 }
 
-/** Issue 10: the forwarding windows of a handover (the new AN's also spans the wait for the release answer). */
+/**
+ * Issue 10: the forwarding windows of a handover. The new AN's also spans the wait for
+ * the release answer, every attempt of it (fleet-agent.ts asks again while unanswered):
+ * a release served on the last attempt opens the old AN's window that much later.
+ */
 function releaseForwarding(c: AnConfig): { releaseForwardMs: number; peerForwardAcceptMs: number; leaveHoldMs: number } {
   const ms = c.fleet?.releaseForwardMs ?? 0;
-  return { releaseForwardMs: ms, peerForwardAcceptMs: ms === 0 ? 0 : ms + RELEASE_RPC_TIMEOUT_MS, leaveHoldMs: ms === 0 ? 0 : (c.fleet?.leaveHoldMs ?? 0) };
+  return { releaseForwardMs: ms, peerForwardAcceptMs: ms === 0 ? 0 : ms + RELEASE_RPC_TIMEOUT_MS * RELEASE_RPC_ATTEMPTS, leaveHoldMs: ms === 0 ? 0 : (c.fleet?.leaveHoldMs ?? 0) };
 }

@@ -4,6 +4,7 @@
 // here is awaited by the data plane: the engine is fed, never held.
 import type { EngineInput } from "../core/engine.ts";
 import type { AnEvent } from "../core/events.ts";
+import type { CareOf } from "../core/care-of.ts";
 import type { SessionContext } from "../core/context.ts";
 import type { BoardProfile } from "./board.ts";
 import type { LoadedConfig } from "./config-file.ts";
@@ -23,7 +24,7 @@ export interface FleetHost {
   exportContext(mac: string): SessionContext | undefined;
   hasSession(mac: string): boolean;
   /** A session, or a revoked one still lingering: a release has something to let go (and forward). */
-  releasable(mac: string): boolean;
+  releasable(mac: string, careOf?: CareOf): boolean;
   feed(input: EngineInput): void;
   stopping(): boolean;
   wallMs(): number;
@@ -49,9 +50,10 @@ export class DaemonFleet {
       telemetry: () => host.telemetry(),
       sessions: () => host.sessionCount(),
       exportContext: (mac) => host.exportContext(mac),
-      release: (mac, forwardTo) => {
-        if (!host.releasable(mac)) return false;
-        host.feed({ kind: "hand-over", mac, forwardTo });
+      release: (mac, forwardTo, from) => {
+        // Only the session the asker took over (its record's CoA): a newer one is the MN back here.
+        if (!host.releasable(mac, from)) return false;
+        host.feed({ kind: "hand-over", mac, forwardTo, ...(from ? { careOf: from } : {}) });
         return true;
       },
       wallMs: () => host.wallMs(),
@@ -65,16 +67,30 @@ export class DaemonFleet {
         ? undefined
         : new HandoverFetch({
             fetch: (mac) => f.fetchRecord(mac),
-            importContext: ({ context, signer }, askedAt) => {
+            importContext: (fetched, askedAt) => {
+              const { signer } = fetched;
               // A session started meanwhile (a trigger arrived): it stands.
-              if (host.stopping() || host.hasSession(context.mac)) return;
+              if (host.stopping() || host.hasSession(fetched.context.mac)) return;
+              // Our own record: the MN is back before the AN we released it to wrote its own
+              // (A -> B -> A). That AN forwards to us from the CoA it named for the MN, not
+              // from our old one: the window that takes its 6in4 must name that CoA.
+              const taken = signer === host.config().nodeId ? f.takenBy(fetched.context.mac) : undefined;
+              const context = taken ? { ...fetched.context, careOf: { address: taken.careOf, greKey: null } } : fetched.context;
               host.log.info({ mac: context.mac, nai: context.nai, from: signer }, "context record imported: registering at once");
               // The handover's interruption is measured from the frame that started the fetch (issue 10).
               host.feed({ kind: "import-context", context, resume: false, firstSeenAt: askedAt });
               // The old AN lets go (no deregistration: our registration replaces its binding) and
               // forwards what the HA still sends it to our CoA for the MN (handover-forward.ts).
+              // Asked again while unanswered (fleet-agent.ts), as long as this session stands.
               const ours = host.exportContext(context.mac);
-              if (ours) void f.requestRelease(signer, context.mac, ours.careOf.address);
+              if (ours) {
+                const coa = ours.careOf;
+                const wanted = (): boolean => {
+                  const now = host.exportContext(context.mac)?.careOf;
+                  return !host.stopping() && now !== undefined && now.address === coa.address && now.greKey === coa.greKey;
+                };
+                void f.requestRelease(signer, context.mac, coa.address, undefined, { wanted, from: context.careOf });
+              }
             },
             noContext: (mac) => {
               if (host.stopping() || host.hasSession(mac)) return;

@@ -224,7 +224,7 @@ export class Daemon implements SignalTarget {
       sessionCount: () => this.driver.engine.sessionCount,
       exportContext: (mac) => this.driver.engine.exportContext(this.driver.now(), mac),
       hasSession: (mac) => this.driver.engine.session(mac) !== undefined,
-      releasable: (mac) => this.driver.engine.releasable(this.driver.now(), mac),
+      releasable: (mac, careOf) => this.driver.engine.releasable(this.driver.now(), mac, careOf),
       feed: (input) => this.driver.feed(input),
       stopping: () => this.stopping !== undefined,
       wallMs: () => this.clock.wallMs(),

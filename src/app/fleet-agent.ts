@@ -7,6 +7,7 @@
 import { readFileSync } from "node:fs";
 import type { KeyObject } from "node:crypto";
 import type { IPublishPacket } from "mqtt";
+import type { CareOf } from "../core/care-of.ts";
 import type { SessionContext } from "../core/context.ts";
 import type { AnEvent } from "../core/events.ts";
 import type { MqttLinkStats, OutMessage } from "../io/mqtt-link.ts";
@@ -21,7 +22,7 @@ import { fleetTopics } from "./fleet-topics.ts";
 import { OncePerCause } from "./log-once.ts";
 import type { Logger } from "./logger.ts";
 import type { AnswerRejection, ReleaseRefusal } from "./release-rpc.ts";
-import { encodeReleaseAnswer, encodeReleaseRequest, RELEASE_RPC_TIMEOUT_MS, verifyReleaseAnswer, verifyReleaseRequest } from "./release-rpc.ts";
+import { encodeReleaseAnswer, encodeReleaseRequest, RELEASE_RETRY_WINDOW_MS, RELEASE_RPC_ATTEMPTS, RELEASE_RPC_TIMEOUT_MS, verifyReleaseAnswer, verifyReleaseRequest } from "./release-rpc.ts";
 import { remoteCandidate, saveConfigStore } from "./remote-config.ts";
 import { TokenBucket } from "./token-bucket.ts";
 import { VERSION } from "./version.ts";
@@ -49,7 +50,7 @@ export interface FleetHost {
    * deregistering and forward its downlink to `forwardTo` (the new AN's CoA) for a
    * while (true if there was a session, or a revoked one lingering).
    */
-  release?(mac: string, forwardTo: number): boolean;
+  release?(mac: string, forwardTo: number, from?: CareOf): boolean;
   wallMs(): number;
 }
 
@@ -65,6 +66,12 @@ export interface FleetStats {
   recordsAccepted: number;
   recordsRejected: Record<RecordRejection, number>;
   releasesRequested: number;
+  /** Issue 10: requests sent again (no answer in time, or the broker was down when the release was due). */
+  releasesRetried: number;
+  /** ...and releases given up without an answer (attempts or the retry window spent, or superseded). */
+  releasesUnanswered: number;
+  /** Answers that came after their request had given up (or for one we never sent): dropped, not a refusal. */
+  releaseAnswersLate: number;
   releasesServed: number;
   /** Issue 10: signed release requests refused, by reason (not answered). */
   releasesRefused: Record<ReleaseRefusal, number>;
@@ -138,13 +145,33 @@ export class FleetAgent {
     recordsAccepted: 0,
     recordsRejected: { malformed: 0, "unknown-signer": 0, forged: 0, "wrong-mac": 0, expired: 0, replayed: 0 } as Record<RecordRejection, number>,
     releasesRequested: 0,
+    releasesRetried: 0,
+    releasesUnanswered: 0,
+    releaseAnswersLate: 0,
     releasesServed: 0,
   };
   private readonly releasesRefused: Record<ReleaseRefusal, number> = { malformed: 0, "unknown-signer": 0, forged: 0, "wrong-signer": 0, expired: 0, replayed: 0, "wrong-response-topic": 0, misdirected: 0, "bad-target": 0, "rate-limited": 0 };
   private readonly releaseAnswersRejected: Record<AnswerRejection, number> = { malformed: 0, "unknown-signer": 0, forged: 0, "wrong-signer": 0, expired: 0, mismatch: 0, "rate-limited": 0 };
   /** Our release requests waiting for their answer, by correlation id: the raw answer goes to the check. */
   private readonly pendingRpc = new Map<string, (answer: Buffer | undefined) => void>();
+  /**
+   * Correlation ids of our requests that gave up (bounded, oldest out): an answer with
+   * one of them is late, not a request to us (it would be refused as malformed and
+   * logged at warn as a refused request).
+   */
+  private readonly gaveUpRpc = new Set<string>();
   private rpcId = 0;
+  /** The newest release asked per MAC: an older one still retrying stops (the MN moved again). */
+  private readonly releaseFor = new Map<string, number>();
+  private releaseToken = 0;
+  /**
+   * Who we released a MAC to, and when (wallMs), bounded: an MN back here before that
+   * AN bound it (A -> B -> A in well under a second) finds OUR record still on the
+   * broker (B writes its record at its bind), and the release must go to B, not to us.
+   */
+  private readonly releasedTo = new Map<string, { readonly to: string; readonly at: number; readonly target: number }>();
+  /** Called at the next broker connect (or at stop): releases waiting for the broker. */
+  private connectWaiters: (() => void)[] = [];
 
   /** Starts the agent, or returns why it cannot (unreadable credentials): the daemon serves on without it. */
   static start(host: FleetHost, random: () => number = Math.random): FleetAgent | { error: string } {
@@ -190,7 +217,10 @@ export class FleetAgent {
       queueBytes: fleet.queueBytes,
       random,
       onMessage: (topic, payload, packet) => this.onMessage(topic, payload, packet),
-      onConnect: () => host.log.info({ broker: fleet.url, prefix: fleet.prefix }, "fleet broker connected"),
+      onConnect: () => {
+        host.log.info({ broker: fleet.url, prefix: fleet.prefix }, "fleet broker connected");
+        this.wakeConnectWaiters();
+      },
       onDisconnect: (reason) => host.log.warn({ broker: fleet.url, reason }, "fleet broker connection lost: reconnecting with backoff"),
     });
     this.armTelemetry();
@@ -433,22 +463,100 @@ export class FleetAgent {
   /**
    * Asks `owner` (the AN that wrote the record) to let `mac` go and to forward what
    * it still gets for it to `careOf` (our CoA for the MN). Resolves with its verified
-   * answer (true: it had the session and released it), or undefined without one in
-   * time (or without a signing key: an unsigned request would be refused).
+   * answer (true: it had the session and released it), or undefined without one (or
+   * without a signing key: an unsigned request would be refused).
+   *
+   * Without an answer in `timeoutMs` the request is sent again (a new seq, so the old
+   * AN's replay window takes it), at most `attempts` times; with the broker down when
+   * one is due, it waits for the reconnect. All within RELEASE_RETRY_WINDOW_MS of the
+   * first ask (the requests' TTL). A lost request otherwise left the old AN holding
+   * the MN: with an HA that does not revoke (RFC 3543 is optional) its next refresh
+   * takes the binding back from us. A lost answer costs a second request, which the
+   * old AN answers `released: false` (nothing left to release). `wanted` (checked
+   * before each attempt): whether the release is still ours to ask (our session for
+   * the MN stands); a newer release for the same MAC supersedes this one.
    */
-  async requestRelease(owner: string, mac: string, careOf: number, timeoutMs = RELEASE_RPC_TIMEOUT_MS): Promise<boolean | undefined> {
+  async requestRelease(asked: string, mac: string, careOf: number, timeoutMs = RELEASE_RPC_TIMEOUT_MS, o: { attempts?: number; wanted?: () => boolean; from?: CareOf } = {}): Promise<boolean | undefined> {
     const me = this.host.config().nodeId;
-    const key = this.signingKey;
-    if (!this.link.connected || owner === me || !key) return undefined;
+    // Our own record (the MN came back before the AN we released it to wrote its own): that AN has it now.
+    const owner = asked === me ? (this.takenBy(mac)?.node ?? asked) : asked;
+    if (owner === me || !this.signingKey || this.stopped) return undefined;
+    // Our own record names our old CoA, not the one the other AN has for the MN: no `from` then.
+    const from = owner === asked ? o.from : undefined;
+    const attempts = o.attempts ?? RELEASE_RPC_ATTEMPTS;
+    const deadline = this.host.wallMs() + RELEASE_RETRY_WINDOW_MS;
+    const token = ++this.releaseToken;
+    this.releaseFor.delete(mac);
+    this.releaseFor.set(mac, token);
+    while (this.releaseFor.size > 4096) this.releaseFor.delete(this.releaseFor.keys().next().value as string);
+    this.counters.releasesRequested++;
+    let sent = 0;
+    try {
+      while (sent < attempts && this.host.wallMs() < deadline && !this.stopped && this.releaseFor.get(mac) === token && (o.wanted?.() ?? true)) {
+        if (!this.link.connected) {
+          await this.nextConnect(deadline - this.host.wallMs());
+          continue;
+        }
+        if (sent > 0) this.counters.releasesRetried++;
+        sent++;
+        const answer = await this.releaseOnce(owner, mac, careOf, timeoutMs, from);
+        if (answer !== undefined) return answer;
+      }
+      if (this.stopped) return undefined;
+      this.counters.releasesUnanswered++;
+      this.host.log.warn({ mac, owner, attempts: sent }, "release not answered: the old AN may keep the MN until the HA revokes it or it idles out");
+      return undefined;
+    } finally {
+      if (this.releaseFor.get(mac) === token) this.releaseFor.delete(mac);
+    }
+  }
+
+  /**
+   * The AN we released `mac` to within RELEASE_RETRY_WINDOW_MS, and the CoA it named
+   * for the MN (where its forwarding comes from when the MN is back here).
+   */
+  takenBy(mac: string): { readonly node: string; readonly careOf: number } | undefined {
+    const r = this.releasedTo.get(mac);
+    return r && this.host.wallMs() - r.at <= RELEASE_RETRY_WINDOW_MS ? { node: r.to, careOf: r.target } : undefined;
+  }
+
+  /** Resolves at the next broker connect, at stop, or after `ms`, whichever is first. */
+  private nextConnect(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(t);
+        const i = this.connectWaiters.indexOf(done);
+        if (i >= 0) this.connectWaiters.splice(i, 1);
+        resolve();
+      };
+      const t = setTimeout(done, Math.max(0, ms));
+      t.unref();
+      this.connectWaiters.push(done);
+    });
+  }
+
+  private wakeConnectWaiters(): void {
+    const waiting = this.connectWaiters;
+    this.connectWaiters = [];
+    for (const w of waiting) w();
+  }
+
+  /** One signed release request and its answer (undefined: none in time, or not sent). */
+  private releaseOnce(owner: string, mac: string, careOf: number, timeoutMs: number, from: CareOf | undefined): Promise<boolean | undefined> {
+    const me = this.host.config().nodeId;
+    const key = this.signingKey!;
     const id = `${me}-${++this.rpcId}`;
     this.seq = Math.max(this.seq + 1, this.host.wallMs());
     const seq = this.seq;
-    this.counters.releasesRequested++;
     return new Promise<boolean | undefined>((resolve) => {
       const t = setTimeout(() => finish(undefined), timeoutMs);
       const finish = (released: boolean | undefined): void => {
         clearTimeout(t);
         this.pendingRpc.delete(id);
+        if (released === undefined) {
+          this.gaveUpRpc.add(id);
+          if (this.gaveUpRpc.size > 256) this.gaveUpRpc.delete(this.gaveUpRpc.values().next().value as string);
+        }
         resolve(released);
       };
       this.pendingRpc.set(id, (payload) => {
@@ -462,7 +570,7 @@ export class FleetAgent {
       const sent = this.link.publish(
         {
           topic: fleetTopics(this.fleet.prefix, owner).rpc,
-          payload: encodeReleaseRequest({ by: me, to: owner, mac, target: careOf, seq }, this.host.wallMs(), key),
+          payload: encodeReleaseRequest({ by: me, to: owner, mac, target: careOf, seq, ...(from ? { from } : {}) }, this.host.wallMs(), key),
           qos: 1,
           retain: false,
           properties: { responseTopic: this.topics.rpc, correlationData: Buffer.from(id) },
@@ -478,6 +586,12 @@ export class FleetAgent {
     // An answer to one of our requests (its correlation id); the check is the request's.
     const pending = correlation ? this.pendingRpc.get(Buffer.from(correlation).toString()) : undefined;
     if (pending) return pending(payload);
+    if (correlation && this.gaveUpRpc.has(Buffer.from(correlation).toString())) {
+      // The answer to a request that gave up (slow old AN or broker): ours, just late.
+      this.counters.releaseAnswersLate++;
+      this.host.log.debug({ correlation: Buffer.from(correlation).toString().slice(0, 80) }, "late release answer dropped");
+      return;
+    }
     const log = this.host.log;
     const responseTopic = packet.properties?.responseTopic;
     const v = verifyReleaseRequest(payload, {
@@ -498,8 +612,13 @@ export class FleetAgent {
     }
     const r = v.request;
     this.releaseWindow.accept(r.by, r.mac, r.seq);
-    const released = this.host.release?.(r.mac, r.target) ?? false;
-    if (released) this.counters.releasesServed++;
+    const released = this.host.release?.(r.mac, r.target, r.from) ?? false;
+    if (released) {
+      this.counters.releasesServed++;
+      this.releasedTo.delete(r.mac);
+      this.releasedTo.set(r.mac, { to: r.by, at: this.host.wallMs(), target: r.target });
+      if (this.releasedTo.size > 4096) this.releasedTo.delete(this.releasedTo.keys().next().value as string);
+    }
     log.info({ mac: r.mac, by: r.by, forwardTo: formatIpv4(r.target), released }, "release requested by another AN");
     if (responseTopic && correlation && this.signingKey)
       this.link.publish(
@@ -525,6 +644,7 @@ export class FleetAgent {
     if (this.summaryTimer) clearInterval(this.summaryTimer);
     for (const f of [...this.fetches.values()]) f(undefined);
     for (const r of [...this.pendingRpc.values()]) r(undefined);
+    this.wakeConnectWaiters();
     const c = this.host.config();
     await this.link.close({ topic: this.topics.status, payload: JSON.stringify({ nodeId: c.nodeId, state: "offline", cause, revision: c.revision, at: new Date(this.host.wallMs()).toISOString() }), qos: 1, retain: true });
   }

@@ -16,8 +16,12 @@ import type { KeyObject } from "node:crypto";
 import { formatIpv4, parseIpv4 } from "../wire/ipv4-address.ts";
 import { checkSignature, CONTEXT_RECORD_VERSION, parseEnvelope, signEnvelope } from "./context-record.ts";
 
-/** How long the new AN waits for the old AN's answer to a release request. */
+/** How long the new AN waits for the old AN's answer to one release request (then asks again: RELEASE_RPC_ATTEMPTS). */
 export const RELEASE_RPC_TIMEOUT_MS = 1000;
+/** Requests sent for one release at most (the first and its retries, each a new seq). */
+export const RELEASE_RPC_ATTEMPTS = 3;
+/** How long after the first ask a release is still retried (waiting out a broker outage): a request's TTL. */
+export const RELEASE_RETRY_WINDOW_MS = 10_000;
 /** How long a request (and an answer) stays valid after it is issued. */
 export const RELEASE_TTL_MS = 10_000;
 /** An rpc message is small; anything larger is refused before it is parsed. */
@@ -39,12 +43,20 @@ export interface ReleaseRequest {
   /** The asker's care-of address for the MN: where the old AN forwards its downlink. */
   readonly target: number;
   readonly seq: number;
+  /**
+   * The CoA (and GRE key) of the session the asker took over, as its record named it.
+   * The old AN releases only that one: a newer session there is the MN back (A -> B ->
+   * A), which a late request (retried over a broker outage) must not cut off. Absent
+   * (older firmware, or the asker does not know it): whatever session the MAC has.
+   */
+  readonly from?: { readonly address: number; readonly greKey: number | null };
 }
 
 export type VerifiedRequest = { ok: true; request: ReleaseRequest } | { ok: false; reason: ReleaseRefusal; detail: string };
 
 export function encodeReleaseRequest(r: ReleaseRequest, nowWallMs: number, key: KeyObject): string {
-  return signEnvelope({ v: CONTEXT_RECORD_VERSION, op: "release", signer: r.by, by: r.by, to: r.to, mac: r.mac, target: formatIpv4(r.target), seq: r.seq, issuedAtMs: nowWallMs, expiresAtMs: nowWallMs + RELEASE_TTL_MS }, key);
+  const from = r.from ? { from: formatIpv4(r.from.address), fromKey: r.from.greKey } : {};
+  return signEnvelope({ v: CONTEXT_RECORD_VERSION, op: "release", signer: r.by, by: r.by, to: r.to, mac: r.mac, target: formatIpv4(r.target), ...from, seq: r.seq, issuedAtMs: nowWallMs, expiresAtMs: nowWallMs + RELEASE_TTL_MS }, key);
 }
 
 /** Where downlink may be forwarded: not 0/8, loopback, multicast/reserved (224/3) or broadcast. */
@@ -85,6 +97,9 @@ export function verifyReleaseRequest(bytes: Buffer, o: RequestCheck): VerifiedRe
   const target = typeof r.target === "string" ? parseIpv4(r.target) : null;
   if (r.op !== "release" || typeof r.by !== "string" || typeof r.mac !== "string" || !MAC_RE.test(r.mac) || target === null || !Number.isSafeInteger(r.seq) || (r.seq as number) < 0)
     return { ok: false, reason: "malformed", detail: "not a release request" };
+  const fromAddress = typeof r.from === "string" ? parseIpv4(r.from) : null;
+  const fromKey = r.fromKey === undefined || r.fromKey === null ? null : Number.isInteger(r.fromKey) && (r.fromKey as number) >= 0 && (r.fromKey as number) <= 0xffffffff ? (r.fromKey as number) : undefined;
+  if ((r.from !== undefined && fromAddress === null) || fromKey === undefined || (r.from === undefined && r.fromKey !== undefined)) return { ok: false, reason: "malformed", detail: "bad from" };
   if (r.by !== e.signer) return { ok: false, reason: "wrong-signer", detail: `by ${r.by.slice(0, 64)} is not the signer ${e.signer}` };
   if (r.to !== o.self) return { ok: false, reason: "misdirected", detail: `for ${typeof r.to === "string" ? r.to.slice(0, 64) : "nobody"}, not ${o.self}` };
   if (!unicastTarget(target)) return { ok: false, reason: "bad-target", detail: `target ${formatIpv4(target)} is not a unicast address` };
@@ -96,7 +111,8 @@ export function verifyReleaseRequest(bytes: Buffer, o: RequestCheck): VerifiedRe
   if (o.answerTopicOk && !o.answerTopicOk(r.by)) return { ok: false, reason: "wrong-response-topic", detail: "response topic is not the asker's rpc topic" };
   if (o.admitVerification && !o.admitVerification()) return { ok: false, reason: "rate-limited", detail: "signature checks over their rate" };
   if (!checkSignature(e)) return { ok: false, reason: "forged", detail: `signature does not verify for ${e.signer}` };
-  return { ok: true, request: { by: r.by, to: o.self, mac: r.mac, target, seq: r.seq as number } };
+  const from = fromAddress !== null ? { from: { address: fromAddress, greKey: fromKey } } : {};
+  return { ok: true, request: { by: r.by, to: o.self, mac: r.mac, target, seq: r.seq as number, ...from } };
 }
 
 export interface ReleaseAnswer {

@@ -17,7 +17,7 @@ export class CareOfAllocator {
    * confirmed): reusing one at once would deliver the old MN's downlink to a new
    * MN. They stay in use until `until` (monotonic ms).
    */
-  private quarantine: { coa: CareOf; until: number; owner: string | undefined }[] = [];
+  private quarantine: { coa: CareOf; until: number; owner: string | undefined; lastResort: boolean }[] = [];
   private usedAddresses = new Set<number>();
   private nextKey = 0;
   private usedKeys = new Set<number>();
@@ -48,9 +48,19 @@ export class CareOfAllocator {
     // out while the HA was away) may have it again: the HA's binding, if any, is its
     // own. Without this, one CoA and one MN meant coa-exhausted for a lifetime.
     if (owner !== undefined) {
-      const i = this.quarantine.findIndex((q) => q.owner === owner);
+      const i = this.quarantine.findIndex((q) => q.owner === owner && !q.lastResort);
       if (i >= 0) return this.quarantine.splice(i, 1)[0]!.coa;
     }
+    const free = this.allocateFree();
+    if (free || owner === undefined) return free;
+    // A handed-over MN's CoA, only when nothing else is free (an MN flapping between two
+    // APs otherwise used up the pool, one address per return, within a lifetime): a
+    // fresh one is better, since a late revocation of the old binding names its CoA.
+    const i = this.quarantine.findIndex((q) => q.owner === owner);
+    return i >= 0 ? this.quarantine.splice(i, 1)[0]!.coa : undefined;
+  }
+
+  private allocateFree(): CareOf | undefined {
     const c = this.config;
     if (c.mode === "pool") {
       const address = this.freeAddresses.shift();
@@ -92,14 +102,32 @@ export class CareOfAllocator {
 
   /**
    * Gives a CoA back. `quarantineMs` > 0 when the HA did not confirm that the
-   * binding is gone: the CoA is not handed out again before that much time.
+   * binding is gone: the CoA is not handed out again before that much time, except
+   * to `owner` (its own binding), at once or (`lastResort`) only when none is free.
    */
-  release(coa: CareOf, now = 0, quarantineMs = 0, owner?: string): void {
+  release(coa: CareOf, now = 0, quarantineMs = 0, owner?: string, lastResort = false): void {
     if (quarantineMs > 0) {
-      this.quarantine.push({ coa, until: now + quarantineMs, owner });
+      this.quarantine.push({ coa, until: now + quarantineMs, owner, lastResort });
       return;
     }
     this.free(coa);
+  }
+
+  /**
+   * The HA confirmed a quarantined CoA's binding is gone (a revocation of a binding we
+   * had already let go, RFC 3543): it rests only `restMs` more (what is in flight),
+   * not until the binding would have run out. Kept in time order (endQuarantine).
+   */
+  confirmGone(coa: CareOf, now: number, restMs: number): void {
+    const i = this.quarantine.findIndex((q) => q.coa.address === coa.address && q.coa.greKey === coa.greKey);
+    if (i < 0) return;
+    const until = now + restMs;
+    const q = this.quarantine[i]!;
+    if (q.until <= until) return;
+    this.quarantine.splice(i, 1);
+    const at = this.quarantine.findIndex((e) => e.until > until);
+    this.quarantine.splice(at < 0 ? this.quarantine.length : at, 0, { ...q, until });
+    this.endQuarantine(now);
   }
 
   get quarantined(): number {

@@ -66,7 +66,9 @@ export function importSession(p: EngineParts, parts: ImportParts, now: number, c
   }
   const wanted: CareOf = { address: c.careOf.address, greKey: c.careOf.greKey };
   const keep = resume && c.remainingLifetimeMs > 0 ? p.careOf.claim(wanted) : undefined;
-  const coa = keep ?? p.careOf.allocate(now);
+  // As a fresh start: this MN's own quarantined CoA may come back (care-of.ts), e.g. when
+  // it returns within a lifetime of leaving and its HA does not revoke (RFC 3543 is optional).
+  const coa = keep ?? p.careOf.allocate(now, c.nai);
   if (!coa) {
     p.counters.refusedCoaExhausted++;
     p.counters.contextsRejected++;

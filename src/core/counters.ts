@@ -84,6 +84,10 @@ export function newEngineCounters() {
     forwardWindowsOpened: 0,
     framesForwardedToPeer: 0,
     forwardEntriesDropped: 0,
+    /** ...delivered here instead: the MN came back within the window (A -> B -> A). */
+    forwardReturnedToMn: 0,
+    /** Hand-overs naming another CoA than the MN's session here (a newer one: the MN came back): not released. */
+    releasesNotOurs: 0,
     /** New AN: */
     acceptWindowsOpened: 0,
     /** Accept windows not opened: the table (limits.maxSessions windows) was full of live ones. */

@@ -16,6 +16,7 @@ import { formatMac, macKey, parseMac } from "../wire/mac.ts";
 import { peekMipMessageType } from "../wire/mip-registration.ts";
 import { MipMessageType } from "../wire/mip-types.ts";
 import { CareOfAllocator } from "./care-of.ts";
+import type { CareOf } from "./care-of.ts";
 import type { EngineConfig } from "./config.ts";
 import { exportSession, importSession } from "./context-transfer.ts";
 import type { SessionContext } from "./context.ts";
@@ -26,7 +27,7 @@ import type { EngineParts } from "./engine-parts.ts";
 import type { Action } from "./events.ts";
 import { Forwarding } from "./forwarding.ts";
 import { EntryHoldOff } from "./entry-hold-off.ts";
-import { handOver, HandoverForward } from "./handover-forward.ts";
+import { handOver, HandoverForward, releasableSession } from "./handover-forward.ts";
 import { HandoverStats } from "./handover-stats.ts";
 import { HoldPool } from "./hold-buffer.ts";
 import { AuthorisedStations } from "./authorised-stations.ts";
@@ -73,7 +74,13 @@ export type EngineInput =
       readonly firstSeenAt?: number;
     }
   /** The MN now belongs to another AN: let go without deregistering (the HA revokes us); forwardTo: its CoA there (handover-forward.ts). */
-  | { readonly kind: "hand-over"; readonly mac: string; readonly forwardTo?: number }
+  | {
+      readonly kind: "hand-over";
+      readonly mac: string;
+      readonly forwardTo?: number;
+      /** The CoA of the session the new AN took over (its record's): a newer session here is not released (handover-forward.ts). */
+      readonly careOf?: CareOf;
+    }
   /** The app found no context for an unknown station (its "unknown-station"): register it from scratch (draft 3.2.2 MAY). */
   | { readonly kind: "register-station"; readonly mac: string }
   | { readonly kind: "shutdown"; readonly deregister: boolean }
@@ -150,7 +157,7 @@ export class Engine {
       case "import-context":
         return this.onImport(now, input.context, input.resume, input.firstSeenAt);
       case "hand-over":
-        return handOver(this.p, now, input.mac, input.forwardTo, (s) => {
+        return handOver(this.p, now, input.mac, input.forwardTo, input.careOf, (s) => {
           this.lifecycle.step(now, s, "handed-over");
           if (!this.p.table.holds(s)) this.counters.handoversOut++;
         });
@@ -212,9 +219,9 @@ export class Engine {
     return macs;
   }
 
-  /** Whether a `hand-over` of `mac` has something to release: a session, or a revoked one lingering. */
-  releasable(now: number, mac: string): boolean {
-    return this.p.table.has(mac) || this.p.linger.findMac(now, mac) !== undefined || this.p.leaveHolds.findMac(now, mac) !== undefined;
+  /** Whether a `hand-over` of `mac` (of the session on `careOf`, if named) has something to release: a session, or a revoked one lingering or held since its MN left. */
+  releasable(now: number, mac: string, careOf?: CareOf): boolean {
+    return releasableSession(this.p, now, mac, careOf) !== undefined;
   }
 
   /** Whether a live session registers from this care-of address (its signalling socket is in use). */

@@ -10,9 +10,10 @@
 // At the new AN: 6in4 from the old AN's CoA (from the signed context record, never
 // from anything unsigned) to the new session's CoA, for one of that MN's addresses,
 // goes to the MN for `peerForwardAcceptMs`; anything else from there is dropped as
-// before. The inner IPv6 packet is never changed. Bounded: maxSessions entries each
-// side; forwards oldest dropped first, accept windows refused when all are live
-// (peer-accepts.ts); expiry is lazy (no timers here).
+// before. An MN back at the old AN within its window (A -> B -> A) gets what the HA
+// still sends to its first CoA here. The inner IPv6 packet is never changed. Bounded:
+// maxSessions entries each side; forwards oldest dropped first, accept windows refused
+// when all are live (peer-accepts.ts); expiry is lazy (no timers here).
 import { formatIpv4 } from "../wire/ipv4-address.ts";
 import { formatIpv6 } from "../wire/ipv6-address.ts";
 import type { CareOf } from "./care-of.ts";
@@ -59,7 +60,12 @@ export class HandoverForward {
  * downlink is forwarded there from now on, and what is held for the MN goes first.
  * A session already revoked (lingering) gets the same window.
  */
-export function handOver(p: EngineParts, now: number, mac: string, forwardTo: number | undefined, release: (s: Session) => void): void {
+export function handOver(p: EngineParts, now: number, mac: string, forwardTo: number | undefined, expected: CareOf | undefined, release: (s: Session) => void): void {
+  const from = releasableSession(p, now, mac, expected);
+  if (!from) {
+    if (expected && (p.table.has(mac) || p.linger.findMac(now, mac) || p.leaveHolds.findMac(now, mac))) p.counters.releasesNotOurs++;
+    return;
+  }
   const s = p.table.get(mac);
   const ms = p.config.releaseForwardMs ?? 0;
   const forward = forwardTo !== undefined && ms > 0;
@@ -67,9 +73,6 @@ export function handOver(p: EngineParts, now: number, mac: string, forwardTo: nu
     if (s) release(s);
     return;
   }
-  // A session revoked during its leave window may not linger (revocationLingerMs 0): its hold knows the tunnel too.
-  const from = s ? { homeAgent: s.realm.homeAgent, careOf: s.careOf } : (p.linger.findMac(now, mac) ?? p.leaveHolds.findMac(now, mac));
-  if (!from) return;
   const e: ForwardEntry = { mac, homeAgent: from.homeAgent, careOf: { address: from.careOf.address, greKey: from.careOf.greKey }, target: forwardTo, until: now + ms };
   p.counters.forwardEntriesDropped += p.handoverForward.forwards.add(now, e);
   p.counters.forwardWindowsOpened++;
@@ -86,10 +89,36 @@ export function handOver(p: EngineParts, now: number, mac: string, forwardTo: nu
   release(s);
 }
 
+/**
+ * What a hand-over of `mac` would let go: its session, else its revoked session still
+ * lingering; with `expected` (the CoA in the asker's record) only the one on that CoA.
+ * A newer session here is the MN back (A -> B -> A) and a release of the old one
+ * arriving late (retried over a broker outage, or slow) must not cut it off.
+ */
+export function releasableSession(p: EngineParts, now: number, mac: string, expected: CareOf | undefined): { readonly homeAgent: number; readonly careOf: CareOf } | undefined {
+  const s = p.table.get(mac);
+  const on = (c: CareOf): boolean => expected === undefined || (c.address === expected.address && c.greKey === expected.greKey);
+  if (s) return on(s.careOf) ? { homeAgent: s.realm.homeAgent, careOf: s.careOf } : undefined;
+  // A session revoked during its leave window may not linger (revocationLingerMs 0): its hold knows the tunnel too.
+  const l = p.linger.findMac(now, mac) ?? p.leaveHolds.findMac(now, mac);
+  return l && on(l.careOf) ? l : undefined;
+}
+
 /** A downlink packet of a released session: on to the new AN (true), or not ours (false). */
 export function forwardToPeer(p: EngineParts, now: number, t: TunnelPacket): boolean {
   const e = p.handoverForward.forwards.find(now, t.outerDst, t.greKey);
   if (!e || t.outerSrc !== e.homeAgent || t.outerDst !== e.careOf.address) return false;
+  // The MN came back within the window (A -> B -> A): it has a session here again, so
+  // what the HA still sends to the first CoA is delivered here; the AN it left would
+  // drop it (that AN has let go of it too, and takes 6in4 only for a session it has).
+  const back = p.table.get(e.mac);
+  if (back) {
+    if (inspectDownlink(t.packet).kind === "malformed") return false;
+    p.counters.forwardReturnedToMn++;
+    p.counters.framesToMn++;
+    p.outbox.push({ kind: "to-mn", dst: back.macBytes, src: back.haLinkLayer ?? p.config.accessMac, packet: t.packet });
+    return true;
+  }
   toPeer(p, e, t.packet);
   return true;
 }

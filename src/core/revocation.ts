@@ -71,7 +71,8 @@ export class RevocationHandler {
     // (RFC 3543 3.4; draft Figure 7 step 6), so recently released ones are remembered.
     // A live session on another CoA (the MN came back) does not own a revocation of the old one.
     const live = s && s.careOf.address === rev.foreignDomainAddress ? s : undefined;
-    const target = live ?? (nai !== undefined ? this.releasedBinding(now, nai) : undefined) ?? s;
+    const released = !live && nai !== undefined ? this.releasedBinding(now, nai) : undefined;
+    const target = live ?? released ?? s;
     if (!target) {
       counters.revocationsUnmatched++;
       return undefined;
@@ -119,6 +120,10 @@ export class RevocationHandler {
     counters.acknowledgementsSent++;
     if (!s || target !== s) {
       // Only an acknowledgement is owed: the binding is already gone (or the MN has a newer one).
+      // The HA says so: its CoA need not rest until the binding would have run out
+      // (a handed-over session's did: an MN flapping between two APs used up the old
+      // AN's pool, one address per return, and was refused coa-exhausted).
+      if (released && target === released) this.p.careOf.confirmGone(released.careOf, now, config.revocationLingerMs);
       outbox.emit({ type: "revoked", mac: target.mac, revocationId: rev.revocationId, dadFailure: false });
       return undefined;
     }

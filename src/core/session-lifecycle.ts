@@ -251,8 +251,10 @@ export class SessionLifecycle {
     this.p.table.remove(s);
     this.p.registrationStats.forget(s); // issue 10: side maps, one entry per live session
     this.p.handovers.forget(s);
-    // issue 9 item 3: a CoA quarantined after a failed registration may go back to the same NAI.
-    this.p.careOf.release(s.careOf, now, this.quarantineMs(now, s), s.state === "failed" ? s.nai : undefined);
+    // issue 9 item 3: a CoA quarantined after a failed registration may go back to the
+    // same NAI; after a handover out, to the same MN back here when no other is free.
+    const handedOver = reason === "handed-over";
+    this.p.careOf.release(s.careOf, now, this.quarantineMs(now, s), s.state === "failed" || handedOver ? s.nai : undefined, handedOver);
     this.revocation.rememberReleased(now, s);
     this.p.counters.sessionsReleased++;
     if (wasForwarding) this.p.outbox.push({ kind: "unbind", mac: s.mac });

@@ -13,6 +13,7 @@ import { privateKeyFromSeed, rawPublicKey } from "../../../src/app/context-recor
 import { until } from "../../support/mqtt-watch.ts";
 import { createLogger } from "../../../src/app/logger.ts";
 import type { Logger } from "../../../src/app/logger.ts";
+import type { CareOf } from "../../../src/core/care-of.ts";
 import type { SessionContext } from "../../../src/core/context.ts";
 
 export const KEY_HEX = "00112233445566778899aabbccddeeff";
@@ -91,9 +92,12 @@ export class ComponentHost implements FleetHost {
   released: string[] = [];
   /** The forwarding targets named by those requests (issue 10). */
   forwardTargets: number[] = [];
-  release(mac: string, forwardTo?: number): boolean {
+  /** The session each request named (its record's CoA), undefined when none. */
+  froms: (CareOf | undefined)[] = [];
+  release(mac: string, forwardTo?: number, from?: CareOf): boolean {
     this.released.push(mac);
     if (forwardTo !== undefined) this.forwardTargets.push(forwardTo);
+    this.froms.push(from);
     return true;
   }
 

@@ -164,4 +164,95 @@ describe.skipIf(skip !== undefined)(`signed release rpc over mosquitto${skip ? `
     expect(await pending).toBe(true);
     expect(newAn.stats().releaseAnswersRejected).toMatchObject({ "wrong-signer": 1, mismatch: 1, forged: 1 });
   });
+
+  // Orders we had not chosen (issue 10): the answer slow or lost, the broker down between the fetch and the release.
+  it("a slow answer (after the request gave up) is counted late and dropped quietly, not refused as a malformed request", async () => {
+    const { broker, w } = await setUp([rpc("an-3")]);
+    const { a: newAn, host } = await agent(broker, "an-2", 2);
+    await new Promise((r) => setTimeout(r, 100));
+    const gaveUp = newAn.requestRelease("an-3", MN2, NEW_COA, 200, { attempts: 1 });
+    const req = await w.next<{ body: string }>(rpc("an-3"));
+    const seq = (JSON.parse(req.body) as { seq: number }).seq;
+    const correlationData = w.seen.find((s) => s.topic === rpc("an-3"))!.packet.properties!.correlationData!;
+    expect(await gaveUp).toBeUndefined();
+    await w.publish(rpc("an-2"), encodeReleaseAnswer({ signer: "an-3", mac: MN2, released: true, requestSeq: seq }, Date.now(), key(3)), false, { correlationData: Buffer.from(correlationData) });
+    // Either way it is counted somewhere: as late (right), or as a refused malformed request (before the fix).
+    await until(() => newAn.stats().releaseAnswersLate === 1 || newAn.stats().releasesRefused.malformed === 1, "the late answer handled");
+    expect(newAn.stats().releasesRefused.malformed).toBe(0);
+    expect(newAn.stats().releaseAnswersLate).toBe(1);
+    expect(newAn.stats()).toMatchObject({ releasesRequested: 1, releasesRetried: 0, releasesUnanswered: 1 });
+    expect(host.logText).not.toContain("release request refused");
+  });
+
+  it("no answer to the first request (lost): asked again with a new seq, and the answer to the retry is taken", async () => {
+    const { broker, w } = await setUp([rpc("an-3")]);
+    const { a: newAn } = await agent(broker, "an-2", 2);
+    await new Promise((r) => setTimeout(r, 100));
+    const pending = newAn.requestRelease("an-3", MN2, NEW_COA, 300);
+    const first = await w.next<{ body: string }>(rpc("an-3"));
+    // The test (an-3) does not answer the first; the second comes after the timeout.
+    const second = await w.next<{ body: string }>(rpc("an-3"), (m) => m.body !== first.body, 5000);
+    const [s1, s2] = [first, second].map((m) => (JSON.parse(m.body) as { seq: number }).seq);
+    expect(s2).toBeGreaterThan(s1!);
+    const msgs = w.seen.filter((s) => s.topic === rpc("an-3"));
+    const correlationData = msgs[msgs.length - 1]!.packet.properties!.correlationData!;
+    await w.publish(rpc("an-2"), encodeReleaseAnswer({ signer: "an-3", mac: MN2, released: true, requestSeq: s2! }, Date.now(), key(3)), false, { correlationData: Buffer.from(correlationData) });
+    expect(await pending).toBe(true);
+    expect(newAn.stats()).toMatchObject({ releasesRequested: 1, releasesRetried: 1, releasesUnanswered: 0 });
+  });
+
+  it("the broker down between the fetch and the release: the request goes when it is back, and the old AN lets the MN go", async () => {
+    const broker = await Broker.start();
+    onTestFinished(() => broker.cleanup());
+    const { a: oldAn, host: oldHost } = await agent(broker, "an-1", 1);
+    const { a: newAn } = await agent(broker, "an-2", 2);
+    await broker.stop();
+    await until(() => !newAn.connected && !oldAn.connected, "both see the broker gone");
+    const pending = newAn.requestRelease("an-1", MN, NEW_COA);
+    await new Promise((r) => setTimeout(r, 300));
+    await broker.start();
+    expect(await pending).toBe(true);
+    expect(oldHost.released).toEqual([MN]);
+    expect(oldHost.forwardTargets).toEqual([NEW_COA]);
+    expect(oldAn.stats().releasesServed).toBe(1);
+  });
+
+  it("A -> B -> A before B wrote its record: A finds its own record, and its release goes to B (who has the MN), not to itself", async () => {
+    const { broker } = await setUp([]);
+    const { a: anA, host: hostA } = await agent(broker, "an-1", 1);
+    const { a: anB, host: hostB } = await agent(broker, "an-2", 2);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(await anB.requestRelease("an-1", MN, NEW_COA, undefined, { from: { address: 0xc612000a, greKey: 0x1001 } })).toBe(true);
+    expect(hostA.released).toEqual([MN]);
+    expect(hostA.froms).toEqual([{ address: 0xc612000a, greKey: 0x1001 }]); // the session B took over, signed in
+    // Back at A: the record A fetched is A's own (signer an-1).
+    // The record A found names A's old CoA, not B's: no `from` goes to B.
+    expect(await anA.requestRelease("an-1", MN, 0xc6120015, undefined, { from: { address: 0xc612000a, greKey: null } })).toBe(true);
+    expect(hostB.released).toEqual([MN]);
+    expect(hostB.forwardTargets).toEqual([0xc6120015]);
+    expect(hostB.froms).toEqual([undefined]);
+    // Our own record for a MAC we never released: nobody to ask.
+    expect(await anA.requestRelease("an-1", MN2, 0xc6120015)).toBeUndefined();
+    expect(hostB.released).toEqual([MN]);
+  });
+
+  it("a release no longer wanted (our session ended) or superseded by a newer one for the same MAC stops asking", async () => {
+    const { broker, w } = await setUp([rpc("an-3")]);
+    const { a: newAn } = await agent(broker, "an-2", 2);
+    await new Promise((r) => setTimeout(r, 100));
+    let wanted = true;
+    const old = newAn.requestRelease("an-3", MN2, NEW_COA, 200, { wanted: () => wanted });
+    await w.next(rpc("an-3"));
+    wanted = false;
+    expect(await old).toBeUndefined();
+    const superseded = newAn.requestRelease("an-3", MN, NEW_COA, 200);
+    await w.next(rpc("an-3"), (m: { body: string }) => m.body.includes(MN));
+    const newer = newAn.requestRelease("an-3", MN, NEW_COA + 1, 200, { attempts: 1 });
+    expect(await superseded).toBeUndefined();
+    expect(await newer).toBeUndefined();
+    await new Promise((r) => setTimeout(r, 300));
+    // One request each for MN2 (not wanted after it) and the superseded MN, one for the newer.
+    expect(w.seen.filter((s) => s.topic === rpc("an-3"))).toHaveLength(3);
+    expect(newAn.stats()).toMatchObject({ releasesRequested: 3, releasesRetried: 0, releasesUnanswered: 3 });
+  });
 });

@@ -121,9 +121,9 @@ function windows(raw: unknown): { releaseForwardMs?: number; peerForwardAcceptMs
 }
 
 describe("fleet.releaseForwardMs", () => {
-  it("defaults to 2000 ms; the new AN accepts for that plus the rpc timeout", () => {
-    expect(windows(withFleet({}))).toEqual({ releaseForwardMs: 2000, peerForwardAcceptMs: 2000 + RELEASE_RPC_TIMEOUT_MS });
-    expect(windows(withFleet({ releaseForwardMs: 500 }))).toEqual({ releaseForwardMs: 500, peerForwardAcceptMs: 1500 });
+  it("defaults to 2000 ms; the new AN accepts for that plus the rpc timeout of each of the 3 attempts", () => {
+    expect(windows(withFleet({}))).toEqual({ releaseForwardMs: 2000, peerForwardAcceptMs: 2000 + 3 * RELEASE_RPC_TIMEOUT_MS });
+    expect(windows(withFleet({ releaseForwardMs: 500 }))).toEqual({ releaseForwardMs: 500, peerForwardAcceptMs: 3500 });
   });
 
   it("0 turns both off, and so does having no fleet", () => {

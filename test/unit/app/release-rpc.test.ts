@@ -100,6 +100,21 @@ describe("release request: signature checks only for what passes every cheap che
   });
 });
 
+describe("release request: the session taken over (from)", () => {
+  it("names the record's CoA and GRE key, verified with the rest; absent, nothing is assumed", () => {
+    const withFrom = (from: { address: number; greKey: number | null }) => Buffer.from(encodeReleaseRequest({ by: "an-2", to: "an-1", mac: MAC, target: 0xc6120014, seq: 7, from }, NOW, key(2)));
+    expect(check(withFrom({ address: 0xc612000a, greKey: null }))).toEqual({ ok: true, request: { by: "an-2", to: "an-1", mac: MAC, target: 0xc6120014, seq: 7, from: { address: 0xc612000a, greKey: null } } });
+    expect(check(withFrom({ address: 0xc612000a, greKey: 0x1001 }))).toMatchObject({ ok: true, request: { from: { address: 0xc612000a, greKey: 0x1001 } } });
+    expect(check(request())).toEqual({ ok: true, request: { by: "an-2", to: "an-1", mac: MAC, target: 0xc6120014, seq: 7 } });
+  });
+
+  it("refuses a bad from (not an address, a key out of range, a key without an address)", () => {
+    const body = (extra: Record<string, unknown>) => ({ v: 1, op: "release", signer: "an-2", by: "an-2", to: "an-1", mac: MAC, target: "198.18.0.20", seq: 1, issuedAtMs: NOW, expiresAtMs: NOW + 1000, ...extra });
+    for (const extra of [{ from: "nowhere" }, { from: "198.18.0.10", fromKey: -1 }, { from: "198.18.0.10", fromKey: 2 ** 32 }, { fromKey: 5 }])
+      expect(check(Buffer.from(signEnvelope(body(extra), key(2))))).toMatchObject({ ok: false, reason: "malformed" });
+  });
+});
+
 describe("release answer", () => {
   const answer = (o: { signer?: string; requestSeq?: number; k?: number; released?: boolean } = {}) =>
     Buffer.from(encodeReleaseAnswer({ signer: o.signer ?? "an-1", mac: MAC, released: o.released ?? true, requestSeq: o.requestSeq ?? 7 }, NOW, key(o.k ?? 1)));
