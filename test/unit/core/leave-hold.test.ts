@@ -195,3 +195,50 @@ describe("leave hold at a fleet AN", () => {
     expect(h.engine.counters.packetsFromTunnelWrongSource).toBe(1);
   });
 });
+
+// Review of the leave hold against the rest of the session's life: a window that
+// overlaps a renewal, an idle timer, a revocation after a renewal.
+describe("leave hold across the session's other timers", () => {
+  /** MN1 bound at 0 (lifetime 600 s: refresh at 480 s), its station left just before the refresh. */
+  function leftBeforeRefresh(config: EngineConfig = fleet()) {
+    const h = new Harness(config);
+    h.register(MN1, 0);
+    const coa = h.engine.session(MN1)!.careOf.address;
+    h.handle({ kind: "station-left", mac: MN1 }, 479_500);
+    const renewal = h.advanceTo(480_000);
+    expect(requestsIn(renewal)).toHaveLength(1); // the renewal goes on while away
+    expect(h.engine.sessionState(MN1)).toBe("renewing");
+    return { h, coa, leftAt: 479_500 };
+  }
+
+  it("a renewal sent and accepted during the window does not cancel the window's end: the session still deregisters then", () => {
+    const { h, coa, leftAt } = leftBeforeRefresh();
+    h.answerLast();
+    expect(h.engine.sessionState(MN1)).toBe("bound");
+    h.tunnel(downlink(1), { outerDst: coa }, 480_200);
+    const end = h.advanceTo(leftAt + HOLD_MS);
+    expect(eventsOf(end, "leave-hold-ended")).toEqual([{ type: "leave-hold-ended", mac: MN1, outcome: "expired", frames: 1 }]);
+    expect(requestsIn(end)).toHaveLength(1); // lifetime 0
+    expect(h.engine.sessionState(MN1)).toBe("deregistering");
+    expect(h.engine.heldFrames).toBe(0);
+  });
+
+  it("a renewal still unanswered at the window's end: the window ends on time", () => {
+    const { h, leftAt } = leftBeforeRefresh();
+    const end = h.advanceTo(leftAt + HOLD_MS);
+    expect(eventsOf(end, "leave-hold-ended")).toMatchObject([{ outcome: "expired" }]);
+    expect(h.engine.session(MN1)?.away).toBe(false);
+  });
+
+  it("revoked after a renewal during the window: the revoked hold still ends with the window (not kept for ever)", () => {
+    const { h, coa, leftAt } = leftBeforeRefresh();
+    h.answerLast();
+    h.tunnel(downlink(1), { outerDst: coa }, 480_200);
+    h.fromHa(revocation(derivedNaiOf(MN1), coa), 480_300);
+    expect(h.engine.nextDeadline()).toBe(leftAt + HOLD_MS + 1);
+    const end = h.advanceTo(leftAt + HOLD_MS + 1);
+    expect(eventsOf(end, "leave-hold-ended")).toEqual([{ type: "leave-hold-ended", mac: MN1, outcome: "expired", frames: 1, revoked: true }]);
+    expect(h.engine.heldFrames).toBe(0);
+    expect(h.engine.releasable(leftAt + 10_000, MN1)).toBe(false);
+  });
+});
