@@ -30,6 +30,8 @@ export class SessionLifecycle {
     idle: (now, s) => {
       const idleMs = this.p.config.idleTimeoutMs;
       if (idleMs <= 0) return;
+      // Issue 10: while away the leave window decides (leave-hold.ts); judged again after it (a return moves lastHeardAt).
+      if (s.away) return this.p.timers.set(s, "idle", now + idleMs);
       // Frames move lastHeardAt without touching the timer: it is extended here.
       if (now >= s.lastHeardAt + idleMs) this.leftIdle(now, s);
       else this.p.timers.set(s, "idle", s.lastHeardAt + idleMs);
@@ -83,7 +85,7 @@ export class SessionLifecycle {
    */
   private renewalDue(now: number, s: Session): void {
     const { config, counters } = this.p;
-    if (config.idleTimeoutMs > 0 && now >= s.lastHeardAt + config.idleTimeoutMs) return this.leftIdle(now, s);
+    if (config.idleTimeoutMs > 0 && !s.away && now >= s.lastHeardAt + config.idleTimeoutMs) return this.leftIdle(now, s);
     const expired = s.expiresAt !== undefined && now >= s.expiresAt;
     if (expired && config.idleTimeoutMs === 0 && now >= s.lastHeardAt + config.registration.lifetimeS * 1000) {
       if (!s.lapsed) counters.expiries++;

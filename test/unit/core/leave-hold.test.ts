@@ -242,3 +242,31 @@ describe("leave hold across the session's other timers", () => {
     expect(h.engine.releasable(leftAt + 10_000, MN1)).toBe(false);
   });
 });
+
+describe("leave hold and the idle timer", () => {
+  it("the idle timer coming due during the window does not end it: the release that follows still gets the held frames", () => {
+    const h = new Harness(fleet({ idleTimeoutMs: 10_000 }));
+    h.register(MN1, 0); // last heard at 0: idle due at 10 000
+    const coa = h.engine.session(MN1)!.careOf.address;
+    h.handle({ kind: "station-left", mac: MN1 }, 9_500);
+    h.tunnel(downlink(1), { outerDst: coa }, 9_600);
+    const idle = h.advanceTo(10_400);
+    expect(requestsIn(idle)).toEqual([]);
+    expect(eventsOf(idle, "station-left")).toEqual([]);
+    expect(h.engine.counters.idleTimeouts).toBe(0);
+    const out = h.handle({ kind: "hand-over", mac: MN1, forwardTo: NEW_AN_COA }, 10_500);
+    expect(ofKind(out, "to-peer").map((a) => a.packet)).toEqual([downlink(1)]);
+    expect(eventsOf(out, "leave-hold-ended")).toMatchObject([{ outcome: "forwarded", frames: 1 }]);
+  });
+
+  it("back from the window, the idle timer judges from the return", () => {
+    const h = new Harness(fleet({ idleTimeoutMs: 10_000 }));
+    h.register(MN1, 0);
+    h.handle({ kind: "station-left", mac: MN1 }, 9_500);
+    h.advanceTo(10_400);
+    h.frame(dataFrame(mac(MN1), HA_MAC, ip6("2001:db8:2::2")), 10_500);
+    expect(requestsIn(h.advanceTo(20_499))).toEqual([]);
+    const idle = h.advanceTo(20_500 + 10_000);
+    expect(eventsOf(idle, "station-left")).toEqual([{ type: "station-left", mac: MN1, cause: "idle" }]);
+  });
+});
