@@ -65,6 +65,18 @@ export function stationLeftLink(p: EngineParts, now: number, s: Session, leave: 
   p.timers.set(s, "leaveHold", now + ms);
 }
 
+/**
+ * Until when an away session's renewal waits: just past its window (its end, or the
+ * MN's return, decides first). With the S bit clear, a nonzero lifetime from this CoA
+ * replaces every binding of the MN (RFC 5944 3.8.2.2), the new AN's too, while the
+ * lifetime-0 request at the window's end deletes only ours. -Infinity: not away.
+ */
+export function renewalHeldUntil(p: EngineParts, s: Session): number {
+  if (!s.away) return -Infinity;
+  const end = p.timers.at(s, "leaveHold");
+  return Number.isFinite(end) ? end + 1 : -Infinity;
+}
+
 /** A downlink packet for an away session: held (bounded). */
 export function holdAway(p: EngineParts, s: Session, packet: Uint8Array): void {
   s.heldDownlink ??= { frames: [], bytes: 0 };

@@ -8,7 +8,7 @@ import { refreshDelayMs } from "./backoff.ts";
 import type { EngineParts, SessionStep } from "./engine-parts.ts";
 import type { ReleaseReason } from "./events.ts";
 import type { Forwarding } from "./forwarding.ts";
-import { dropAway } from "./leave-hold.ts";
+import { dropAway, renewalHeldUntil } from "./leave-hold.ts";
 import type { RegistrationClient } from "./registration-client.ts";
 import type { RevocationHandler } from "./revocation.ts";
 import type { Session } from "./session.ts";
@@ -157,8 +157,9 @@ export class SessionLifecycle {
       case "registering":
       case "renewing": {
         // Same-state inputs: retry or resync; the request carries a new identification.
-        // A 133 comes back faster than the floor between requests.
-        const floor = s.lastRequestAt + REQUEST_FLOOR_MS;
+        // A 133 comes back faster than the floor between requests. Issue 10: no
+        // renewal while the MN is away, it may be registered elsewhere (leave-hold.ts).
+        const floor = Math.max(s.lastRequestAt + REQUEST_FLOOR_MS, renewalHeldUntil(this.p, s));
         if (now < floor) {
           timers.only(s, "retransmit", floor);
           // The binding's end is judged no earlier than the resend, as the one

@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import type { EngineConfig } from "../../../src/core/config.ts";
 import { dadNeighborSolicitation, dataFrame, echoRequestPacket, ip6, mac } from "../../support/frames.ts";
 import { registrationRevocation } from "../../support/home-agent-messages.ts";
-import { CODEC, derivedNaiOf, eventsOf, HA, HA_MAC, Harness, KEY, kinds, makeConfig, MN1, MN2, ofKind, requestsIn, STRANGER, v4 } from "./harness.ts";
+import { CODEC, derivedNaiOf, eventsOf, HA, HA_MAC, Harness, KEY, kinds, makeConfig, MN1, MN2, ofKind, parsedRequest, requestsIn, STRANGER, v4 } from "./harness.ts";
 
 const NEW_AN_COA = v4("198.18.0.20");
 const MN_ADDRESS = "2001:db8:1::11";
@@ -199,20 +199,19 @@ describe("leave hold at a fleet AN", () => {
 // Review of the leave hold against the rest of the session's life: a window that
 // overlaps a renewal, an idle timer, a revocation after a renewal.
 describe("leave hold across the session's other timers", () => {
-  /** MN1 bound at 0 (lifetime 600 s: refresh at 480 s), its station left just before the refresh. */
-  function leftBeforeRefresh(config: EngineConfig = fleet()) {
+  /** MN1 bound at 0 (lifetime 600 s: refresh at 480 s), its renewal sent at 480 000, its station left 100 ms later. */
+  function leftWhileRenewing(config: EngineConfig = fleet()) {
     const h = new Harness(config);
     h.register(MN1, 0);
     const coa = h.engine.session(MN1)!.careOf.address;
-    h.handle({ kind: "station-left", mac: MN1 }, 479_500);
-    const renewal = h.advanceTo(480_000);
-    expect(requestsIn(renewal)).toHaveLength(1); // the renewal goes on while away
+    expect(requestsIn(h.advanceTo(480_000))).toHaveLength(1);
     expect(h.engine.sessionState(MN1)).toBe("renewing");
-    return { h, coa, leftAt: 479_500 };
+    h.handle({ kind: "station-left", mac: MN1 }, 480_100);
+    return { h, coa, leftAt: 480_100 };
   }
 
-  it("a renewal sent and accepted during the window does not cancel the window's end: the session still deregisters then", () => {
-    const { h, coa, leftAt } = leftBeforeRefresh();
+  it("a renewal answered during the window does not cancel the window's end: the session still deregisters then", () => {
+    const { h, coa, leftAt } = leftWhileRenewing();
     h.answerLast();
     expect(h.engine.sessionState(MN1)).toBe("bound");
     h.tunnel(downlink(1), { outerDst: coa }, 480_200);
@@ -223,15 +222,17 @@ describe("leave hold across the session's other timers", () => {
     expect(h.engine.heldFrames).toBe(0);
   });
 
-  it("a renewal still unanswered at the window's end: the window ends on time", () => {
-    const { h, leftAt } = leftBeforeRefresh();
+  it("a renewal still unanswered: its retransmission waits out the window, which ends on time with the deregistration", () => {
+    const { h, leftAt } = leftWhileRenewing();
+    expect(requestsIn(h.advanceTo(leftAt + HOLD_MS - 1))).toEqual([]);
     const end = h.advanceTo(leftAt + HOLD_MS);
     expect(eventsOf(end, "leave-hold-ended")).toMatchObject([{ outcome: "expired" }]);
+    expect(requestsIn(end).map((r) => parsedRequest(r.bytes).message.lifetime)).toEqual([0]);
     expect(h.engine.session(MN1)?.away).toBe(false);
   });
 
-  it("revoked after a renewal during the window: the revoked hold still ends with the window (not kept for ever)", () => {
-    const { h, coa, leftAt } = leftBeforeRefresh();
+  it("revoked after a renewal's reply during the window: the revoked hold still ends with the window (not kept for ever)", () => {
+    const { h, coa, leftAt } = leftWhileRenewing();
     h.answerLast();
     h.tunnel(downlink(1), { outerDst: coa }, 480_200);
     h.fromHa(revocation(derivedNaiOf(MN1), coa), 480_300);
@@ -240,6 +241,42 @@ describe("leave hold across the session's other timers", () => {
     expect(eventsOf(end, "leave-hold-ended")).toEqual([{ type: "leave-hold-ended", mac: MN1, outcome: "expired", frames: 1, revoked: true }]);
     expect(h.engine.heldFrames).toBe(0);
     expect(h.engine.releasable(leftAt + 10_000, MN1)).toBe(false);
+  });
+
+  // RFC 5944 3.8.2.2 (S bit clear, as our requests are): a nonzero lifetime from the
+  // old CoA replaces every binding of the MN, the new AN's too; a lifetime 0 for the
+  // old CoA deletes only that one. So no renewal leaves while the MN may be elsewhere.
+  it("a refresh coming due during the window sends no renewal (it would take the binding back from the new AN): only the deregistration at the end", () => {
+    const h = new Harness(fleet());
+    h.register(MN1, 0);
+    h.handle({ kind: "station-left", mac: MN1 }, 479_500);
+    expect(requestsIn(h.advanceTo(479_500 + HOLD_MS - 1))).toEqual([]);
+    const end = h.advanceTo(479_500 + HOLD_MS + 10);
+    expect(requestsIn(end).map((r) => parsedRequest(r.bytes).message.lifetime)).toEqual([0]);
+  });
+
+  it("a refresh deferred by the window, the MN back within it: the renewal goes out right after the window's end", () => {
+    const h = new Harness(fleet());
+    h.register(MN1, 0);
+    h.handle({ kind: "station-left", mac: MN1 }, 479_500);
+    h.advanceTo(480_500);
+    h.frame(dataFrame(mac(MN1), HA_MAC, ip6("2001:db8:2::2")), 480_500);
+    expect(requestsIn(h.advanceTo(479_500 + HOLD_MS))).toEqual([]);
+    const renewal = h.advanceTo(479_500 + HOLD_MS + 1);
+    expect(requestsIn(renewal).map((r) => parsedRequest(r.bytes).message.lifetime)).toEqual([600]);
+    h.answerLast();
+    expect(h.engine.sessionState(MN1)).toBe("bound");
+  });
+
+  it("a refresh passed over by a release during the window: no renewal, the session is handed over", () => {
+    const h = new Harness(fleet());
+    h.register(MN1, 0);
+    h.handle({ kind: "station-left", mac: MN1 }, 479_500);
+    expect(requestsIn(h.advanceTo(480_200))).toEqual([]);
+    const out = h.handle({ kind: "hand-over", mac: MN1, forwardTo: NEW_AN_COA }, 480_300);
+    expect(requestsIn(out)).toEqual([]);
+    expect(requestsIn(h.advanceTo(490_000))).toEqual([]);
+    expect(h.engine.sessionCount).toBe(0);
   });
 });
 
