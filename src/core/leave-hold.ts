@@ -19,6 +19,7 @@ import type { CareOf } from "./care-of.ts";
 import type { EngineParts } from "./engine-parts.ts";
 import type { EngineConfig } from "./config.ts";
 import { ExpiringTunnelIndex } from "./expiring-tunnel-index.ts";
+import { resolveIdentity } from "./identity.ts";
 import type { TunnelPacket } from "./forwarding.ts";
 import type { HeldFrames, HoldDropReason } from "./hold-buffer.ts";
 import { NO_FRAMES } from "./hold-buffer.ts";
@@ -100,6 +101,17 @@ export function returnFromLeave(p: EngineParts, s: Session, authorised: boolean,
   p.counters.framesLeaveHeldDelivered += n;
   ended(p, s.mac, "returned", n);
   return true;
+}
+
+/**
+ * Whether a station authorised again (with `identity`, if the link layer gave one) is
+ * the MN that left: its identity would name the session's NAI now. Another user on the
+ * same MAC (a log-off, then their log-on) must not get the held downlink and binding.
+ */
+export function sameIdentity(p: EngineParts, s: Session, identity: string | undefined): boolean {
+  if (identity === undefined) return true; // nothing to tell them apart
+  const id = resolveIdentity(p.config, s.mac, identity);
+  return !("reason" in id) && id.nai === s.nai;
 }
 
 /** The release took the held frames (`n`, sent on by the caller): the session is let go next. */

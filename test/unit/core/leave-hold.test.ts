@@ -307,3 +307,37 @@ describe("leave hold and the idle timer", () => {
     expect(eventsOf(idle, "station-left")).toEqual([{ type: "station-left", mac: MN1, cause: "idle" }]);
   });
 });
+
+describe("leave hold and the identity of a station back on the link", () => {
+  const dot1x = () => fleet({ linkLayer: { requireAuthorised: true, registerOnAuthorised: false } });
+  function aliceLeft() {
+    const h = new Harness(dot1x());
+    h.handle({ kind: "station-authorised", mac: MN1, identity: "alice@example.net" }, 0);
+    h.register(MN1, 0);
+    expect(h.engine.session(MN1)?.nai).toBe("alice@example.net");
+    const coa = h.engine.session(MN1)!.careOf.address;
+    h.handle({ kind: "station-left", mac: MN1 }, 1000);
+    h.tunnel(downlink(1), { outerDst: coa }, 1100);
+    return { h, coa };
+  }
+
+  it("authorised again with the same identity: the session resumes", () => {
+    const { h } = aliceLeft();
+    const back = h.handle({ kind: "station-authorised", mac: MN1, identity: "alice@example.net" }, 1200);
+    expect(ofKind(back, "to-mn")).toHaveLength(1);
+    expect(eventsOf(back, "leave-hold-ended")).toMatchObject([{ outcome: "returned" }]);
+  });
+
+  it("authorised again as someone else (a log-off, another user's log-on on the same MAC): alice's held downlink and binding are not given to bob; deregistered as without the window", () => {
+    const { h } = aliceLeft();
+    const back = h.handle({ kind: "station-authorised", mac: MN1, identity: "bob@example.net" }, 1200);
+    expect(ofKind(back, "to-mn")).toEqual([]);
+    expect(ofKind(back, "bind")).toEqual([]);
+    expect(eventsOf(back, "leave-hold-ended")).toEqual([{ type: "leave-hold-ended", mac: MN1, outcome: "ended", frames: 1 }]);
+    expect(requestsIn(back).map((r) => parsedRequest(r.bytes).message.lifetime)).toEqual([0]);
+    expect(h.engine.sessionState(MN1)).toBe("deregistering");
+    // bob's frames are not bridged into alice's tunnel.
+    expect(ofKind(h.frame(dataFrame(mac(MN1), HA_MAC, ip6("2001:db8:2::2")), 1300), "to-tunnel")).toEqual([]);
+    expect(h.engine.heldFrames).toBe(0);
+  });
+});
