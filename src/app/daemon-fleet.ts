@@ -32,6 +32,9 @@ export interface FleetHost {
 }
 
 export class DaemonFleet {
+  /** MACs whose leave window ran out: their deregistration does not clear the record (event()). */
+  private readonly leftElsewhere = new Set<string>();
+
   private constructor(
     private readonly agent: FleetAgent,
     private readonly handover: HandoverFetch | undefined,
@@ -117,7 +120,12 @@ export class DaemonFleet {
   event(e: AnEvent): void {
     this.agent.event(e);
     if (e.type === "session-started") this.handover?.sessionStarted(e.mac);
-    if (e.type === "released" && e.reason !== "handed-over" && e.reason !== "revoked") this.agent.clearContext(e.mac);
+    // Issue 10: a leave window that ran out (no release, no revocation) deregisters
+    // 1.5 s after the MN left: the new AN may have published its record on the same
+    // topic by then, so that deregistration leaves the record (it expires with the
+    // binding's lifetime). Kept until the session's release: bounded by the sessions.
+    if (e.type === "leave-hold-ended" && e.outcome === "expired" && e.revoked !== true) this.leftElsewhere.add(e.mac);
+    if (e.type === "released" && !this.leftElsewhere.delete(e.mac) && e.reason !== "handed-over" && e.reason !== "revoked") this.agent.clearContext(e.mac);
     // A refresh extends the binding: the record (whose expiry is the binding's) is written again.
     if (e.type === "refreshed") this.contextChanged(e.mac);
   }

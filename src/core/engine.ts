@@ -34,7 +34,7 @@ import { AuthorisedStations } from "./authorised-stations.ts";
 import { realmForNai } from "./identity.ts";
 import { inspectUplink } from "./ipv6-inspect.ts";
 import { isMldReport } from "./mld-report.ts";
-import { newRevokedHolds, returnFromLeave, revokedAway, stationLeftLink } from "./leave-hold.ts";
+import { dropAway, newRevokedHolds, returnFromLeave, revokedAway, sameIdentity, stationLeftLink } from "./leave-hold.ts";
 import { Outbox } from "./outbox.ts";
 import type { RandomSource } from "./random.ts";
 import { RegistrationClient } from "./registration-client.ts";
@@ -386,7 +386,14 @@ export class Engine {
     const key = formatMac(macBytes);
     this.authorisedStations.add(macBytes);
     const away = this.p.table.get(key);
-    if (away?.away) returnFromLeave(this.p, away, true, () => this.forwarding.resumeBound(now, away));
+    if (away?.away) {
+      // Issue 10: back within the leave window (leave-hold.ts); someone else on this MAC: the window ends, deregistering as without it.
+      if (sameIdentity(this.p, away, identity)) returnFromLeave(this.p, away, true, () => this.forwarding.resumeBound(now, away));
+      else {
+        dropAway(this.p, away, "ended");
+        this.lifecycle.step(now, away, "left");
+      }
+    }
     if (identity !== undefined) {
       // Bounded: stations that authenticate and never send ND must not grow it forever.
       this.linkIdentities.delete(key);

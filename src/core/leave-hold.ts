@@ -19,6 +19,7 @@ import type { CareOf } from "./care-of.ts";
 import type { EngineParts } from "./engine-parts.ts";
 import type { EngineConfig } from "./config.ts";
 import { ExpiringTunnelIndex } from "./expiring-tunnel-index.ts";
+import { resolveIdentity } from "./identity.ts";
 import type { TunnelPacket } from "./forwarding.ts";
 import type { HeldFrames, HoldDropReason } from "./hold-buffer.ts";
 import { NO_FRAMES } from "./hold-buffer.ts";
@@ -65,6 +66,18 @@ export function stationLeftLink(p: EngineParts, now: number, s: Session, leave: 
   p.timers.set(s, "leaveHold", now + ms);
 }
 
+/**
+ * Until when an away session's renewal waits: just past its window (its end, or the
+ * MN's return, decides first). With the S bit clear, a nonzero lifetime from this CoA
+ * replaces every binding of the MN (RFC 5944 3.8.2.2), the new AN's too, while the
+ * lifetime-0 request at the window's end deletes only ours. -Infinity: not away.
+ */
+export function renewalHeldUntil(p: EngineParts, s: Session): number {
+  if (!s.away) return -Infinity;
+  const end = p.timers.at(s, "leaveHold");
+  return Number.isFinite(end) ? end + 1 : -Infinity;
+}
+
 /** A downlink packet for an away session: held (bounded). */
 export function holdAway(p: EngineParts, s: Session, packet: Uint8Array): void {
   s.heldDownlink ??= { frames: [], bytes: 0 };
@@ -88,6 +101,17 @@ export function returnFromLeave(p: EngineParts, s: Session, authorised: boolean,
   p.counters.framesLeaveHeldDelivered += n;
   ended(p, s.mac, "returned", n);
   return true;
+}
+
+/**
+ * Whether a station authorised again (with `identity`, if the link layer gave one) is
+ * the MN that left: its identity would name the session's NAI now. Another user on the
+ * same MAC (a log-off, then their log-on) must not get the held downlink and binding.
+ */
+export function sameIdentity(p: EngineParts, s: Session, identity: string | undefined): boolean {
+  if (identity === undefined) return true; // nothing to tell them apart
+  const id = resolveIdentity(p.config, s.mac, identity);
+  return !("reason" in id) && id.nai === s.nai;
 }
 
 /** The release took the held frames (`n`, sent on by the caller): the session is let go next. */

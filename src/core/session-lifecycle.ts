@@ -8,7 +8,7 @@ import { refreshDelayMs } from "./backoff.ts";
 import type { EngineParts, SessionStep } from "./engine-parts.ts";
 import type { ReleaseReason } from "./events.ts";
 import type { Forwarding } from "./forwarding.ts";
-import { dropAway } from "./leave-hold.ts";
+import { dropAway, renewalHeldUntil } from "./leave-hold.ts";
 import type { RegistrationClient } from "./registration-client.ts";
 import type { RevocationHandler } from "./revocation.ts";
 import type { Session } from "./session.ts";
@@ -30,6 +30,8 @@ export class SessionLifecycle {
     idle: (now, s) => {
       const idleMs = this.p.config.idleTimeoutMs;
       if (idleMs <= 0) return;
+      // Issue 10: while away the leave window decides (leave-hold.ts); judged again after it (a return moves lastHeardAt).
+      if (s.away) return this.p.timers.set(s, "idle", now + idleMs);
       // Frames move lastHeardAt without touching the timer: it is extended here.
       if (now >= s.lastHeardAt + idleMs) this.leftIdle(now, s);
       else this.p.timers.set(s, "idle", s.lastHeardAt + idleMs);
@@ -83,7 +85,7 @@ export class SessionLifecycle {
    */
   private renewalDue(now: number, s: Session): void {
     const { config, counters } = this.p;
-    if (config.idleTimeoutMs > 0 && now >= s.lastHeardAt + config.idleTimeoutMs) return this.leftIdle(now, s);
+    if (config.idleTimeoutMs > 0 && !s.away && now >= s.lastHeardAt + config.idleTimeoutMs) return this.leftIdle(now, s);
     const expired = s.expiresAt !== undefined && now >= s.expiresAt;
     if (expired && config.idleTimeoutMs === 0 && now >= s.lastHeardAt + config.registration.lifetimeS * 1000) {
       if (!s.lapsed) counters.expiries++;
@@ -155,8 +157,9 @@ export class SessionLifecycle {
       case "registering":
       case "renewing": {
         // Same-state inputs: retry or resync; the request carries a new identification.
-        // A 133 comes back faster than the floor between requests.
-        const floor = s.lastRequestAt + REQUEST_FLOOR_MS;
+        // A 133 comes back faster than the floor between requests. Issue 10: no
+        // renewal while the MN is away, it may be registered elsewhere (leave-hold.ts).
+        const floor = Math.max(s.lastRequestAt + REQUEST_FLOOR_MS, renewalHeldUntil(this.p, s));
         if (now < floor) {
           timers.only(s, "retransmit", floor);
           // The binding's end is judged no earlier than the resend, as the one

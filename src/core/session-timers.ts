@@ -33,6 +33,7 @@ export type TimerName = (typeof TIMER_ORDER)[number];
 
 const TIMER_COUNT = TIMER_ORDER.length;
 const SLOT = Object.fromEntries(TIMER_ORDER.map((name, i) => [name, i])) as Readonly<Record<TimerName, number>>;
+const LEAVE_HOLD_SLOT = SLOT.leaveHold;
 /** Rows per chunk (1,024): the wheel grows a chunk at a time and never moves a row. */
 const CHUNK_SHIFT = 10;
 const ROW_MASK = (1 << CHUNK_SHIFT) - 1;
@@ -59,10 +60,17 @@ export class TimerWheel<T extends TimerOwner> {
     this.sync(owner);
   }
 
-  /** Arms one timer and disarms all the others (a new state's single deadline). */
+  /**
+   * Arms one timer and disarms all the others (a new state's single deadline),
+   * except the leave window's: it belongs to the session's `away` flag, not to a
+   * state, and a renewal's request or reply during the window must not cancel its
+   * end (leave-hold.ts ends it when the flag goes).
+   */
   only(owner: T, name: TimerName, at: number): void {
     const [chunk, base] = this.rowOf(owner);
+    const leaveHold = chunk[base + LEAVE_HOLD_SLOT]!;
     chunk.fill(Infinity, base, base + TIMER_COUNT);
+    chunk[base + LEAVE_HOLD_SLOT] = leaveHold;
     chunk[base + SLOT[name]] = at;
     this.sync(owner);
   }

@@ -14,7 +14,8 @@
 // Issue 10: in a fleet, a bound or renewing session whose station left the link is
 // first `away` for the leave window (leave-hold.ts): a flag, not a state, since its
 // binding and timers go on as in bound/renewing and only where its downlink goes
-// changes (held); its "left" input comes when the window ends with no release.
+// changes (held), and when a renewal may leave (after the window); its "left"
+// input comes when the window ends with no release.
 import { ReplyCode } from "../wire/mip-codes.ts";
 
 export type SessionState = "registering" | "bound" | "renewing" | "deregistering" | "failed" | "no-service";

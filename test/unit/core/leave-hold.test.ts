@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import type { EngineConfig } from "../../../src/core/config.ts";
 import { dadNeighborSolicitation, dataFrame, echoRequestPacket, ip6, mac } from "../../support/frames.ts";
 import { registrationRevocation } from "../../support/home-agent-messages.ts";
-import { CODEC, derivedNaiOf, eventsOf, HA, HA_MAC, Harness, KEY, kinds, makeConfig, MN1, MN2, ofKind, requestsIn, STRANGER, v4 } from "./harness.ts";
+import { CODEC, derivedNaiOf, eventsOf, HA, HA_MAC, Harness, KEY, kinds, makeConfig, MN1, MN2, ofKind, parsedRequest, requestsIn, STRANGER, v4 } from "./harness.ts";
 
 const NEW_AN_COA = v4("198.18.0.20");
 const MN_ADDRESS = "2001:db8:1::11";
@@ -193,5 +193,151 @@ describe("leave hold at a fleet AN", () => {
     h.tunnel(downlink(1), { outerSrc: STRANGER, outerDst: coa }, 1100);
     expect(h.engine.heldFrames).toBe(0);
     expect(h.engine.counters.packetsFromTunnelWrongSource).toBe(1);
+  });
+});
+
+// Review of the leave hold against the rest of the session's life: a window that
+// overlaps a renewal, an idle timer, a revocation after a renewal.
+describe("leave hold across the session's other timers", () => {
+  /** MN1 bound at 0 (lifetime 600 s: refresh at 480 s), its renewal sent at 480 000, its station left 100 ms later. */
+  function leftWhileRenewing(config: EngineConfig = fleet()) {
+    const h = new Harness(config);
+    h.register(MN1, 0);
+    const coa = h.engine.session(MN1)!.careOf.address;
+    expect(requestsIn(h.advanceTo(480_000))).toHaveLength(1);
+    expect(h.engine.sessionState(MN1)).toBe("renewing");
+    h.handle({ kind: "station-left", mac: MN1 }, 480_100);
+    return { h, coa, leftAt: 480_100 };
+  }
+
+  it("a renewal answered during the window does not cancel the window's end: the session still deregisters then", () => {
+    const { h, coa, leftAt } = leftWhileRenewing();
+    h.answerLast();
+    expect(h.engine.sessionState(MN1)).toBe("bound");
+    h.tunnel(downlink(1), { outerDst: coa }, 480_200);
+    const end = h.advanceTo(leftAt + HOLD_MS);
+    expect(eventsOf(end, "leave-hold-ended")).toEqual([{ type: "leave-hold-ended", mac: MN1, outcome: "expired", frames: 1 }]);
+    expect(requestsIn(end)).toHaveLength(1); // lifetime 0
+    expect(h.engine.sessionState(MN1)).toBe("deregistering");
+    expect(h.engine.heldFrames).toBe(0);
+  });
+
+  it("a renewal still unanswered: its retransmission waits out the window, which ends on time with the deregistration", () => {
+    const { h, leftAt } = leftWhileRenewing();
+    expect(requestsIn(h.advanceTo(leftAt + HOLD_MS - 1))).toEqual([]);
+    const end = h.advanceTo(leftAt + HOLD_MS);
+    expect(eventsOf(end, "leave-hold-ended")).toMatchObject([{ outcome: "expired" }]);
+    expect(requestsIn(end).map((r) => parsedRequest(r.bytes).message.lifetime)).toEqual([0]);
+    expect(h.engine.session(MN1)?.away).toBe(false);
+  });
+
+  it("revoked after a renewal's reply during the window: the revoked hold still ends with the window (not kept for ever)", () => {
+    const { h, coa, leftAt } = leftWhileRenewing();
+    h.answerLast();
+    h.tunnel(downlink(1), { outerDst: coa }, 480_200);
+    h.fromHa(revocation(derivedNaiOf(MN1), coa), 480_300);
+    expect(h.engine.nextDeadline()).toBe(leftAt + HOLD_MS + 1);
+    const end = h.advanceTo(leftAt + HOLD_MS + 1);
+    expect(eventsOf(end, "leave-hold-ended")).toEqual([{ type: "leave-hold-ended", mac: MN1, outcome: "expired", frames: 1, revoked: true }]);
+    expect(h.engine.heldFrames).toBe(0);
+    expect(h.engine.releasable(leftAt + 10_000, MN1)).toBe(false);
+  });
+
+  // RFC 5944 3.8.2.2 (S bit clear, as our requests are): a nonzero lifetime from the
+  // old CoA replaces every binding of the MN, the new AN's too; a lifetime 0 for the
+  // old CoA deletes only that one. So no renewal leaves while the MN may be elsewhere.
+  it("a refresh coming due during the window sends no renewal (it would take the binding back from the new AN): only the deregistration at the end", () => {
+    const h = new Harness(fleet());
+    h.register(MN1, 0);
+    h.handle({ kind: "station-left", mac: MN1 }, 479_500);
+    expect(requestsIn(h.advanceTo(479_500 + HOLD_MS - 1))).toEqual([]);
+    const end = h.advanceTo(479_500 + HOLD_MS + 10);
+    expect(requestsIn(end).map((r) => parsedRequest(r.bytes).message.lifetime)).toEqual([0]);
+  });
+
+  it("a refresh deferred by the window, the MN back within it: the renewal goes out right after the window's end", () => {
+    const h = new Harness(fleet());
+    h.register(MN1, 0);
+    h.handle({ kind: "station-left", mac: MN1 }, 479_500);
+    h.advanceTo(480_500);
+    h.frame(dataFrame(mac(MN1), HA_MAC, ip6("2001:db8:2::2")), 480_500);
+    expect(requestsIn(h.advanceTo(479_500 + HOLD_MS))).toEqual([]);
+    const renewal = h.advanceTo(479_500 + HOLD_MS + 1);
+    expect(requestsIn(renewal).map((r) => parsedRequest(r.bytes).message.lifetime)).toEqual([600]);
+    h.answerLast();
+    expect(h.engine.sessionState(MN1)).toBe("bound");
+  });
+
+  it("a refresh passed over by a release during the window: no renewal, the session is handed over", () => {
+    const h = new Harness(fleet());
+    h.register(MN1, 0);
+    h.handle({ kind: "station-left", mac: MN1 }, 479_500);
+    expect(requestsIn(h.advanceTo(480_200))).toEqual([]);
+    const out = h.handle({ kind: "hand-over", mac: MN1, forwardTo: NEW_AN_COA }, 480_300);
+    expect(requestsIn(out)).toEqual([]);
+    expect(requestsIn(h.advanceTo(490_000))).toEqual([]);
+    expect(h.engine.sessionCount).toBe(0);
+  });
+});
+
+describe("leave hold and the idle timer", () => {
+  it("the idle timer coming due during the window does not end it: the release that follows still gets the held frames", () => {
+    const h = new Harness(fleet({ idleTimeoutMs: 10_000 }));
+    h.register(MN1, 0); // last heard at 0: idle due at 10 000
+    const coa = h.engine.session(MN1)!.careOf.address;
+    h.handle({ kind: "station-left", mac: MN1 }, 9_500);
+    h.tunnel(downlink(1), { outerDst: coa }, 9_600);
+    const idle = h.advanceTo(10_400);
+    expect(requestsIn(idle)).toEqual([]);
+    expect(eventsOf(idle, "station-left")).toEqual([]);
+    expect(h.engine.counters.idleTimeouts).toBe(0);
+    const out = h.handle({ kind: "hand-over", mac: MN1, forwardTo: NEW_AN_COA }, 10_500);
+    expect(ofKind(out, "to-peer").map((a) => a.packet)).toEqual([downlink(1)]);
+    expect(eventsOf(out, "leave-hold-ended")).toMatchObject([{ outcome: "forwarded", frames: 1 }]);
+  });
+
+  it("back from the window, the idle timer judges from the return", () => {
+    const h = new Harness(fleet({ idleTimeoutMs: 10_000 }));
+    h.register(MN1, 0);
+    h.handle({ kind: "station-left", mac: MN1 }, 9_500);
+    h.advanceTo(10_400);
+    h.frame(dataFrame(mac(MN1), HA_MAC, ip6("2001:db8:2::2")), 10_500);
+    expect(requestsIn(h.advanceTo(20_499))).toEqual([]);
+    const idle = h.advanceTo(20_500 + 10_000);
+    expect(eventsOf(idle, "station-left")).toEqual([{ type: "station-left", mac: MN1, cause: "idle" }]);
+  });
+});
+
+describe("leave hold and the identity of a station back on the link", () => {
+  const dot1x = () => fleet({ linkLayer: { requireAuthorised: true, registerOnAuthorised: false } });
+  function aliceLeft() {
+    const h = new Harness(dot1x());
+    h.handle({ kind: "station-authorised", mac: MN1, identity: "alice@example.net" }, 0);
+    h.register(MN1, 0);
+    expect(h.engine.session(MN1)?.nai).toBe("alice@example.net");
+    const coa = h.engine.session(MN1)!.careOf.address;
+    h.handle({ kind: "station-left", mac: MN1 }, 1000);
+    h.tunnel(downlink(1), { outerDst: coa }, 1100);
+    return { h, coa };
+  }
+
+  it("authorised again with the same identity: the session resumes", () => {
+    const { h } = aliceLeft();
+    const back = h.handle({ kind: "station-authorised", mac: MN1, identity: "alice@example.net" }, 1200);
+    expect(ofKind(back, "to-mn")).toHaveLength(1);
+    expect(eventsOf(back, "leave-hold-ended")).toMatchObject([{ outcome: "returned" }]);
+  });
+
+  it("authorised again as someone else (a log-off, another user's log-on on the same MAC): alice's held downlink and binding are not given to bob; deregistered as without the window", () => {
+    const { h } = aliceLeft();
+    const back = h.handle({ kind: "station-authorised", mac: MN1, identity: "bob@example.net" }, 1200);
+    expect(ofKind(back, "to-mn")).toEqual([]);
+    expect(ofKind(back, "bind")).toEqual([]);
+    expect(eventsOf(back, "leave-hold-ended")).toEqual([{ type: "leave-hold-ended", mac: MN1, outcome: "ended", frames: 1 }]);
+    expect(requestsIn(back).map((r) => parsedRequest(r.bytes).message.lifetime)).toEqual([0]);
+    expect(h.engine.sessionState(MN1)).toBe("deregistering");
+    // bob's frames are not bridged into alice's tunnel.
+    expect(ofKind(h.frame(dataFrame(mac(MN1), HA_MAC, ip6("2001:db8:2::2")), 1300), "to-tunnel")).toEqual([]);
+    expect(h.engine.heldFrames).toBe(0);
   });
 });
