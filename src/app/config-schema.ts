@@ -179,8 +179,8 @@ const fleet = z
     /** Events published per second (token bucket, burst the same x4); beyond it dropped and counted. */
     eventsPerSecond: z.number().int().min(1).max(10_000).default(20),
     /**
-     * Release rpc signature checks (Ed25519, about 0.1 ms each) per second, requests and
-     * answers together (token bucket, burst x4): a flood of junk on this AN's rpc topic
+     * Release rpc signature checks (Ed25519, about 0.1 ms each) per second (token bucket,
+     * burst x4; requests, and answers to our own requests in a bucket of their own): a flood of junk on this AN's rpc topic
      * that passes every cheap check costs at most this much CPU; beyond it refused,
      * counted as `rate-limited`. A refused genuine request only loses the forwarding.
      */

@@ -121,8 +121,16 @@ export class FleetAgent {
   private statusTimer: ReturnType<typeof setTimeout> | undefined;
   private configChain: Promise<void> = Promise.resolve();
   private readonly bucket: TokenBucket;
-  /** Release rpc signature checks (requests and answers): fleet.rpcVerifyPerSecond. */
+  /** Signature checks of release requests from other ANs (attacker-reachable): fleet.rpcVerifyPerSecond. */
   private readonly verifyBucket: TokenBucket;
+  /**
+   * ...and of answers to our own requests, a bucket of their own (same rate): anyone who
+   * may write our rpc topic can spend the request bucket with forged requests that pass
+   * the cheap checks, and a shared one then refused the genuine answer (rate-limited)
+   * and our release went unanswered. Answers reach the check only with a pending
+   * correlation id, the old AN's signer, the MAC and the seq we sent.
+   */
+  private readonly answerVerifyBucket: TokenBucket;
   /** Refused rpc messages and rejected records are attacker-controlled: logged once per reason per log.oncePerCauseS (counters count all). */
   private readonly refusalLog: OncePerCause;
   private summaryTimer: ReturnType<typeof setInterval> | undefined;
@@ -194,6 +202,7 @@ export class FleetAgent {
     this.topics = fleetTopics(fleet.prefix, c.nodeId);
     this.bucket = new TokenBucket(fleet.eventsPerSecond, fleet.eventsPerSecond * 4);
     this.verifyBucket = new TokenBucket(fleet.rpcVerifyPerSecond, fleet.rpcVerifyPerSecond * 4);
+    this.answerVerifyBucket = new TokenBucket(fleet.rpcVerifyPerSecond, fleet.rpcVerifyPerSecond * 4);
     this.refusalLog = new OncePerCause(c.log.oncePerCauseS * 1000, () => performance.now());
     if (fleet.contextKey) {
       const seed = fleet.contextKey.startsWith("hex:") ? Buffer.from(fleet.contextKey.slice(4), "hex") : Buffer.from(readFileSync(fleet.contextKey.slice(5), "utf8").trim(), "hex");
@@ -243,6 +252,7 @@ export class FleetAgent {
   }
 
   private readonly admitVerification = (): boolean => this.verifyBucket.take(performance.now());
+  private readonly admitAnswerVerification = (): boolean => this.answerVerifyBucket.take(performance.now());
 
   get secure(): boolean {
     return this.link.secure;
@@ -561,7 +571,7 @@ export class FleetAgent {
       };
       this.pendingRpc.set(id, (payload) => {
         if (!payload) return finish(undefined);
-        const v = verifyReleaseAnswer(payload, { keys: this.fleetKeys, nowWallMs: this.host.wallMs(), signer: owner, mac, requestSeq: seq, admitVerification: this.admitVerification });
+        const v = verifyReleaseAnswer(payload, { keys: this.fleetKeys, nowWallMs: this.host.wallMs(), signer: owner, mac, requestSeq: seq, admitVerification: this.admitAnswerVerification });
         if (v.ok) return finish(v.released);
         // Not the answer (forged, stale, another request's): ignored, the request waits on.
         this.releaseAnswersRejected[v.reason]++;
