@@ -186,6 +186,28 @@ describe("a handed-over CoA and its forward window", () => {
     // The window over: free.
     expect(eventsOf(a.frame(dadNs("02:11:22:33:44:05"), 6000), "session-started")).toMatchObject([{ careOf: "203.0.113.10" }]);
   });
+
+  it("revoked (lingering), then the release opens a window on its CoA: the CoA rests until that window is over, not only until the linger is", () => {
+    const a = new Harness(forwarding({ careOf: { mode: "pool", addresses: [COA_POOL[0]!] } }));
+    a.register(MN1, 0);
+    const coa = a.engine.session(MN1)!.careOf.address;
+    a.fromHa(revocation(coa), 1000, HA, 434, coa); // lingers, the CoA rests, both until 3000
+    a.handle({ kind: "hand-over", mac: MN1, forwardTo: B_COA }, 2500); // the window: until 4500
+    expect(a.engine.counters.forwardWindowsOpened).toBe(1);
+    expect(eventsOf(a.frame(dadNs("02:11:22:33:44:03"), 3000), "refused")).toMatchObject([{ reason: "coa-exhausted" }]);
+    expect(eventsOf(a.frame(dadNs("02:11:22:33:44:04"), 4500), "session-started")).toMatchObject([{ careOf: "203.0.113.10" }]);
+  });
+
+  it("handed over near the end of its binding: the CoA rests until the forward window is over, not only until the binding would have run out", () => {
+    const a = new Harness(forwarding({ careOf: { mode: "pool", addresses: [COA_POOL[0]!] } }));
+    a.register(MN1, 0);
+    const s = a.engine.session(MN1)!;
+    const coa = s.careOf.address;
+    const t = s.expiresAt! - 500; // the binding's last half second
+    a.handle({ kind: "hand-over", mac: MN1, forwardTo: B_COA }, t);
+    expect(eventsOf(a.frame(dadNs("02:11:22:33:44:03"), t + 600), "refused")).toMatchObject([{ reason: "coa-exhausted" }]);
+    expect(eventsOf(a.frame(dadNs("02:11:22:33:44:04"), t + 2000), "session-started")).toMatchObject([{ careOf: "203.0.113.10" }]);
+  });
 });
 
 describe("the revocation long before the release, late, or never", () => {
