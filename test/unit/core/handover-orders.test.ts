@@ -202,7 +202,6 @@ describe("a handed-over CoA and its forward window", () => {
     const a = new Harness(forwarding({ careOf: { mode: "pool", addresses: [COA_POOL[0]!] } }));
     a.register(MN1, 0);
     const s = a.engine.session(MN1)!;
-    const coa = s.careOf.address;
     const t = s.expiresAt! - 500; // the binding's last half second
     a.handle({ kind: "hand-over", mac: MN1, forwardTo: B_COA }, t);
     expect(eventsOf(a.frame(dadNs("02:11:22:33:44:03"), t + 600), "refused")).toMatchObject([{ reason: "coa-exhausted" }]);
