@@ -93,7 +93,7 @@ export function handOver(p: EngineParts, now: number, mac: string, forwardTo: nu
   release(s);
   // Not another MN's while the window claims it (the binding may run out sooner): the
   // datapath tells tunnels apart by CoA, and the entry would take that MN's downlink.
-  p.careOf.restUntil(e.careOf, now, e.until);
+  p.careOf.restUntil(e.careOf, now, e.until, s.nai);
 }
 
 /**
