@@ -228,6 +228,23 @@ describe.skipIf(skip !== undefined)(`signed release rpc over mosquitto${skip ? `
     expect(newAn.stats()).toMatchObject({ releasesRequested: 1, releasesRetried: 1, releasesUnanswered: 0 });
   });
 
+  it("the answer to the first request arriving while the retry waits is the release's answer (not late): taken, no further request", async () => {
+    const { broker, w } = await setUp([rpc("an-3")]);
+    const { a: newAn } = await agent(broker, "an-2", 2);
+    await new Promise((r) => setTimeout(r, 100));
+    const pending = newAn.requestRelease("an-3", MN2, NEW_COA, 300);
+    const first = await w.next<{ body: string }>(rpc("an-3"));
+    await w.next<{ body: string }>(rpc("an-3"), (m) => m.body !== first.body, 5000);
+    // The old AN served the first one; its answer was slow and comes now, during the second's wait.
+    const s1 = (JSON.parse(first.body) as { seq: number }).seq;
+    const correlationData = w.seen.filter((s) => s.topic === rpc("an-3"))[0]!.packet.properties!.correlationData!;
+    await w.publish(rpc("an-2"), encodeReleaseAnswer({ signer: "an-3", mac: MN2, released: true, requestSeq: s1 }, Date.now(), key(3)), false, { correlationData: Buffer.from(correlationData) });
+    expect(await pending).toBe(true);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(w.seen.filter((s) => s.topic === rpc("an-3"))).toHaveLength(2);
+    expect(newAn.stats()).toMatchObject({ releasesRequested: 1, releasesRetried: 1, releasesUnanswered: 0, releaseAnswersLate: 0 });
+  });
+
   it("the broker down between the fetch and the release: the request goes when it is back, and the old AN lets the MN go", async () => {
     const broker = await Broker.start();
     onTestFinished(() => broker.cleanup());
