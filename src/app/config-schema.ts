@@ -5,7 +5,7 @@ import { z } from "zod";
 import { DEFAULT_HOLD_CAPS, DEFAULT_REGISTRATION_TIMING } from "../core/config.ts";
 import type { EngineConfig } from "../core/config.ts";
 import { MAC_PLACEHOLDER } from "../io/station-control.ts";
-import { RELEASE_RPC_ATTEMPTS, RELEASE_RPC_TIMEOUT_MS } from "./release-rpc.ts";
+import { RELEASE_RETRY_WINDOW_MS, RELEASE_RPC_TIMEOUT_MS } from "./release-rpc.ts";
 import { parseIpv4 } from "../wire/ipv4-address.ts";
 import { parseMac } from "../wire/mac.ts";
 import { checkMipCodecOptions, DEFAULT_MIP_CODEC_OPTIONS } from "../wire/mip-extension.ts";
@@ -179,8 +179,8 @@ const fleet = z
     /** Events published per second (token bucket, burst the same x4); beyond it dropped and counted. */
     eventsPerSecond: z.number().int().min(1).max(10_000).default(20),
     /**
-     * Release rpc signature checks (Ed25519, about 0.1 ms each) per second, requests and
-     * answers together (token bucket, burst x4): a flood of junk on this AN's rpc topic
+     * Release rpc signature checks (Ed25519, about 0.1 ms each) per second (token bucket,
+     * burst x4; requests, and answers to our own requests in a bucket of their own): a flood of junk on this AN's rpc topic
      * that passes every cheap check costs at most this much CPU; beyond it refused,
      * counted as `rate-limited`. A refused genuine request only loses the forwarding.
      */
@@ -448,10 +448,13 @@ export function toEngineConfig(c: AnConfig, accessMac: Uint8Array, readFile: Sec
 
 /**
  * Issue 10: the forwarding windows of a handover. The new AN's also spans the wait for
- * the release answer, every attempt of it (fleet-agent.ts asks again while unanswered):
- * a release served on the last attempt opens the old AN's window that much later.
+ * the release answer, every attempt of it (fleet-agent.ts asks again while unanswered,
+ * and waits out a broker outage): the last request may go at the end of the retry
+ * window and be served within its timeout, opening the old AN's window that much
+ * later. (3 x the timeout alone left a release sent after an outage of a few seconds
+ * forwarding into an accept window already closed.)
  */
 function releaseForwarding(c: AnConfig): { releaseForwardMs: number; peerForwardAcceptMs: number; leaveHoldMs: number } {
   const ms = c.fleet?.releaseForwardMs ?? 0;
-  return { releaseForwardMs: ms, peerForwardAcceptMs: ms === 0 ? 0 : ms + RELEASE_RPC_TIMEOUT_MS * RELEASE_RPC_ATTEMPTS, leaveHoldMs: ms === 0 ? 0 : (c.fleet?.leaveHoldMs ?? 0) };
+  return { releaseForwardMs: ms, peerForwardAcceptMs: ms === 0 ? 0 : ms + RELEASE_RETRY_WINDOW_MS + RELEASE_RPC_TIMEOUT_MS, leaveHoldMs: ms === 0 ? 0 : (c.fleet?.leaveHoldMs ?? 0) };
 }

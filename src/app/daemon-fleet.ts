@@ -55,7 +55,12 @@ export class DaemonFleet {
       exportContext: (mac) => host.exportContext(mac),
       release: (mac, forwardTo, from) => {
         // Only the session the asker took over (its record's CoA): a newer one is the MN back here.
-        if (!host.releasable(mac, from)) return false;
+        if (!host.releasable(mac, from)) {
+          // The engine keeps the newer one and counts the request (releasesNotOurs): without
+          // this feed that counter never moved in the daemon.
+          if (from && host.releasable(mac)) host.feed({ kind: "hand-over", mac, forwardTo, careOf: from });
+          return false;
+        }
         host.feed({ kind: "hand-over", mac, forwardTo, ...(from ? { careOf: from } : {}) });
         return true;
       },

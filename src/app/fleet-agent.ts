@@ -112,6 +112,16 @@ const pem = (spec: string): Buffer => readFileSync(spec.slice(5));
 /** After the SUBACK of a record fetch: how long a retained record may still take to arrive. */
 const NO_RECORD_GRACE_MS = 100;
 
+/** The requests of one release (fleet-agent.ts requestRelease): any one's answer is the release's. */
+interface ReleaseAttempts {
+  /** Correlation ids sent, each still answerable until the release ends. */
+  readonly ids: string[];
+  /** The first verified answer to any of them. */
+  answer: boolean | undefined;
+  /** Ends the wait of the attempt in progress, if one is. */
+  settle: ((released: boolean | undefined) => void) | undefined;
+}
+
 export class FleetAgent {
   readonly topics: FleetTopics;
   private readonly link: MqttLink;
@@ -121,8 +131,16 @@ export class FleetAgent {
   private statusTimer: ReturnType<typeof setTimeout> | undefined;
   private configChain: Promise<void> = Promise.resolve();
   private readonly bucket: TokenBucket;
-  /** Release rpc signature checks (requests and answers): fleet.rpcVerifyPerSecond. */
+  /** Signature checks of release requests from other ANs (attacker-reachable): fleet.rpcVerifyPerSecond. */
   private readonly verifyBucket: TokenBucket;
+  /**
+   * ...and of answers to our own requests, a bucket of their own (same rate): anyone who
+   * may write our rpc topic can spend the request bucket with forged requests that pass
+   * the cheap checks, and a shared one then refused the genuine answer (rate-limited)
+   * and our release went unanswered. Answers reach the check only with a pending
+   * correlation id, the old AN's signer, the MAC and the seq we sent.
+   */
+  private readonly answerVerifyBucket: TokenBucket;
   /** Refused rpc messages and rejected records are attacker-controlled: logged once per reason per log.oncePerCauseS (counters count all). */
   private readonly refusalLog: OncePerCause;
   private summaryTimer: ReturnType<typeof setInterval> | undefined;
@@ -194,6 +212,7 @@ export class FleetAgent {
     this.topics = fleetTopics(fleet.prefix, c.nodeId);
     this.bucket = new TokenBucket(fleet.eventsPerSecond, fleet.eventsPerSecond * 4);
     this.verifyBucket = new TokenBucket(fleet.rpcVerifyPerSecond, fleet.rpcVerifyPerSecond * 4);
+    this.answerVerifyBucket = new TokenBucket(fleet.rpcVerifyPerSecond, fleet.rpcVerifyPerSecond * 4);
     this.refusalLog = new OncePerCause(c.log.oncePerCauseS * 1000, () => performance.now());
     if (fleet.contextKey) {
       const seed = fleet.contextKey.startsWith("hex:") ? Buffer.from(fleet.contextKey.slice(4), "hex") : Buffer.from(readFileSync(fleet.contextKey.slice(5), "utf8").trim(), "hex");
@@ -243,6 +262,7 @@ export class FleetAgent {
   }
 
   private readonly admitVerification = (): boolean => this.verifyBucket.take(performance.now());
+  private readonly admitAnswerVerification = (): boolean => this.answerVerifyBucket.take(performance.now());
 
   get secure(): boolean {
     return this.link.secure;
@@ -491,15 +511,17 @@ export class FleetAgent {
     while (this.releaseFor.size > 4096) this.releaseFor.delete(this.releaseFor.keys().next().value as string);
     this.counters.releasesRequested++;
     let sent = 0;
+    const attemptsOf: ReleaseAttempts = { ids: [], answer: undefined, settle: undefined };
     try {
       while (sent < attempts && this.host.wallMs() < deadline && !this.stopped && this.releaseFor.get(mac) === token && (o.wanted?.() ?? true)) {
         if (!this.link.connected) {
           await this.nextConnect(deadline - this.host.wallMs());
           continue;
         }
+        if (attemptsOf.answer !== undefined) return attemptsOf.answer;
         if (sent > 0) this.counters.releasesRetried++;
         sent++;
-        const answer = await this.releaseOnce(owner, mac, careOf, timeoutMs, from);
+        const answer = await this.releaseOnce(owner, mac, careOf, timeoutMs, from, attemptsOf);
         if (answer !== undefined) return answer;
       }
       if (this.stopped) return undefined;
@@ -508,6 +530,12 @@ export class FleetAgent {
       return undefined;
     } finally {
       if (this.releaseFor.get(mac) === token) this.releaseFor.delete(mac);
+      // From now on an answer to any of its requests is late.
+      for (const id of attemptsOf.ids) {
+        this.pendingRpc.delete(id);
+        this.gaveUpRpc.add(id);
+        if (this.gaveUpRpc.size > 256) this.gaveUpRpc.delete(this.gaveUpRpc.values().next().value as string);
+      }
     }
   }
 
@@ -541,8 +569,14 @@ export class FleetAgent {
     for (const w of waiting) w();
   }
 
-  /** One signed release request and its answer (undefined: none in time, or not sent). */
-  private releaseOnce(owner: string, mac: string, careOf: number, timeoutMs: number, from: CareOf | undefined): Promise<boolean | undefined> {
+  /**
+   * One signed release request and its answer (undefined: none in time, or not sent).
+   * Its answer is still taken after its timeout while the release retries (`r`): the
+   * first request may have been served, its answer slow; it answers the release then
+   * (it used to be counted late, the retry answered `released: false`, and a third
+   * request sent).
+   */
+  private releaseOnce(owner: string, mac: string, careOf: number, timeoutMs: number, from: CareOf | undefined, r: ReleaseAttempts): Promise<boolean | undefined> {
     const me = this.host.config().nodeId;
     const key = this.signingKey!;
     const id = `${me}-${++this.rpcId}`;
@@ -552,17 +586,20 @@ export class FleetAgent {
       const t = setTimeout(() => finish(undefined), timeoutMs);
       const finish = (released: boolean | undefined): void => {
         clearTimeout(t);
-        this.pendingRpc.delete(id);
-        if (released === undefined) {
-          this.gaveUpRpc.add(id);
-          if (this.gaveUpRpc.size > 256) this.gaveUpRpc.delete(this.gaveUpRpc.values().next().value as string);
-        }
+        if (r.settle === finish) r.settle = undefined;
         resolve(released);
       };
+      r.settle = finish;
+      r.ids.push(id);
+      // Any attempt's answer settles the attempt waiting now (or the next check in the loop).
+      const settle = (released: boolean | undefined): void => {
+        if (released !== undefined && r.answer === undefined) r.answer = released;
+        r.settle?.(released);
+      };
       this.pendingRpc.set(id, (payload) => {
-        if (!payload) return finish(undefined);
-        const v = verifyReleaseAnswer(payload, { keys: this.fleetKeys, nowWallMs: this.host.wallMs(), signer: owner, mac, requestSeq: seq, admitVerification: this.admitVerification });
-        if (v.ok) return finish(v.released);
+        if (!payload) return settle(undefined);
+        const v = verifyReleaseAnswer(payload, { keys: this.fleetKeys, nowWallMs: this.host.wallMs(), signer: owner, mac, requestSeq: seq, admitVerification: this.admitAnswerVerification });
+        if (v.ok) return settle(v.released);
         // Not the answer (forged, stale, another request's): ignored, the request waits on.
         this.releaseAnswersRejected[v.reason]++;
         this.logRefusal("release answer rejected", v.reason, { mac, owner, detail: v.detail });

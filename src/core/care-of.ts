@@ -130,6 +130,23 @@ export class CareOfAllocator {
     this.endQuarantine(now);
   }
 
+  /**
+   * A forward window (handover-forward.ts) claims `coa` until `until`: it is not another
+   * MN's before then, whatever its quarantine said (the binding's end, or the linger after
+   * a revocation, may come sooner). A quarantined CoA rests longer; a free one is taken
+   * back (the same `owner` may still have it when no other is free); one already in
+   * use again is left alone.
+   */
+  restUntil(coa: CareOf, now: number, until: number, owner?: string): void {
+    const q = this.quarantine.find((e) => e.coa.address === coa.address && e.coa.greKey === coa.greKey);
+    if (q) {
+      q.until = Math.max(q.until, until);
+      return;
+    }
+    this.endQuarantine(now);
+    if (until > now && this.claim(coa)) this.quarantine.push({ coa, until, owner, lastResort: true });
+  }
+
   get quarantined(): number {
     return this.quarantine.length;
   }

@@ -77,7 +77,11 @@ export function handOver(p: EngineParts, now: number, mac: string, forwardTo: nu
   p.counters.forwardEntriesDropped += p.handoverForward.forwards.add(now, e);
   p.counters.forwardWindowsOpened++;
   p.outbox.emit({ type: "forwarding-to-peer", mac, target: formatIpv4(forwardTo), windowMs: ms });
-  if (!s) return releaseRevokedAway(p, now, mac, (packet) => toPeer(p, e, packet));
+  if (!s) {
+    // The revoked session's CoA rested only for its linger: the window claims it longer.
+    p.careOf.restUntil(e.careOf, now, e.until);
+    return releaseRevokedAway(p, now, mac, (packet) => toPeer(p, e, packet));
+  }
   let n = 0;
   if (s.heldDownlink) {
     const held = p.hold.drain(s.heldDownlink);
@@ -87,6 +91,9 @@ export function handOver(p: EngineParts, now: number, mac: string, forwardTo: nu
   }
   if (s.away) forwardedAway(p, s, n); // issue 10: held since the MN left this link (leave-hold.ts)
   release(s);
+  // Not another MN's while the window claims it (the binding may run out sooner): the
+  // datapath tells tunnels apart by CoA, and the entry would take that MN's downlink.
+  p.careOf.restUntil(e.careOf, now, e.until, s.nai);
 }
 
 /**

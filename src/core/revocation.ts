@@ -123,7 +123,14 @@ export class RevocationHandler {
       // The HA says so: its CoA need not rest until the binding would have run out
       // (a handed-over session's did: an MN flapping between two APs used up the old
       // AN's pool, one address per return, and was refused coa-exhausted).
-      if (released && target === released) this.p.careOf.confirmGone(released.careOf, now, config.revocationLingerMs);
+      // Not before its forward window is over either: that entry still claims the CoA (the
+      // datapath tells tunnels apart by CoA), and another MN on it would have its downlink
+      // matched to the old MN's entry (on to the AN it went to, or to it back here).
+      if (released && target === released) {
+        const f = this.p.handoverForward.forwards.find(now, released.careOf.address, released.careOf.greKey);
+        const window = f && f.mac === released.mac ? f.until - now : 0;
+        this.p.careOf.confirmGone(released.careOf, now, Math.max(config.revocationLingerMs, window));
+      }
       outbox.emit({ type: "revoked", mac: target.mac, revocationId: rev.revocationId, dadFailure: false });
       return undefined;
     }

@@ -93,4 +93,27 @@ describe.skipIf(skip !== undefined)(`handover orders through the daemon's fleet 
     expect(ofKind(out, "to-mn")).toHaveLength(1);
     expect(a.h.engine.counters.framesForwardedFromPeer).toBe(1);
   });
+
+  it("a late release naming the session the MN had before it came back is not served, and is counted releasesNotOurs", async () => {
+    const broker = await Broker.start();
+    cleanups.push(() => broker.cleanup());
+    const a = daemonFleet(broker.url, "an-1", 1);
+    const { a: b } = await startAgent(broker.url, P, "an-2", 2, fleetKeys, (stop) => cleanups.push(stop));
+    await until(() => (a.fleet.stats() as { fleet: { link: { connected: boolean } } }).fleet.link.connected, "A connected");
+    a.route(a.h.frame(dadNeighborSolicitation(mac(MN1), { target: ip6(MN_ADDRESS) }), 0));
+    a.route(a.h.answerLast({}, KEY));
+    const first = { ...a.h.engine.session(MN1)!.careOf };
+    // A hands the MN over to B (B asks, naming the session it took over).
+    expect(await b.requestRelease("an-1", MN1, B_COA, undefined, { from: first })).toBe(true);
+    // The MN is back at A on a new session (a fresh CoA: the first one rests).
+    a.route(a.h.frame(dadNeighborSolicitation(mac(MN1), { target: ip6(MN_ADDRESS) }), 100));
+    a.route(a.h.answerLast({}, KEY));
+    const back = { ...a.h.engine.session(MN1)!.careOf };
+    expect(back).not.toEqual(first);
+    // A release from B naming the first session arrives late (B retried over an outage): not ours to let go.
+    expect(await b.requestRelease("an-1", MN1, B_COA, undefined, { from: first })).toBe(false);
+    expect(a.h.engine.session(MN1)?.careOf).toEqual(back);
+    expect(a.h.engine.counters.releasesNotOurs).toBe(1);
+    expect(a.h.engine.counters.handoversOut).toBe(1);
+  });
 });

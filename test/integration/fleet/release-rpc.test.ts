@@ -165,6 +165,33 @@ describe.skipIf(skip !== undefined)(`signed release rpc over mosquitto${skip ? `
     expect(newAn.stats().releaseAnswersRejected).toMatchObject({ "wrong-signer": 1, mismatch: 1, forged: 1 });
   });
 
+  it("a flood of forged requests that pass the cheap checks cannot starve the answer to our own request (answers have their own signature-check bucket)", async () => {
+    // an-3 is played by the test: it floods an-2's rpc topic and answers an-2's request.
+    const { broker, w } = await setUp([rpc("an-3")]);
+    // 1 check a second, burst 4: the flood empties the bucket at once.
+    const { a: newAn } = await startAgent(broker.url, P, "an-2", 2, fleetKeys, (stop) => onTestFinished(stop), { fleet: { rpcVerifyPerSecond: 1 } });
+    await new Promise((r) => setTimeout(r, 100));
+    const now = Date.now();
+    let n = 0;
+    // Fresh, to an-2, signer and by an-3, answer to an-3's own topic: only the signature refuses them (wrong key).
+    const flood = async (count: number): Promise<void> => {
+      for (let i = 0; i < count; i++) await w.publish(rpc("an-2"), encodeReleaseRequest({ by: "an-3", to: "an-2", mac: MN, target: NEW_COA, seq: now + ++n }, now, key(1)), false, { responseTopic: rpc("an-3") });
+    };
+    await flood(8);
+    await until(() => newAn.stats().releasesRefused["rate-limited"] > 0, "the bucket spent");
+    const pending = newAn.requestRelease("an-3", MN2, NEW_COA, 3000, { attempts: 1 });
+    const req = await w.next<{ body: string }>(rpc("an-3"));
+    const seq = (JSON.parse(req.body) as { seq: number }).seq;
+    const correlationData = w.seen.find((s) => s.topic === rpc("an-3"))!.packet.properties!.correlationData!;
+    // More of the flood right ahead of the genuine answer (same connection, in order).
+    await flood(6);
+    await w.publish(rpc("an-2"), encodeReleaseAnswer({ signer: "an-3", mac: MN2, released: true, requestSeq: seq }, Date.now(), key(3)), false, { correlationData: Buffer.from(correlationData) });
+    expect(await pending).toBe(true);
+    expect(newAn.stats().releaseAnswersRejected["rate-limited"]).toBe(0);
+    const r = newAn.stats().releasesRefused;
+    expect(r.forged + r["rate-limited"]).toBe(14);
+  });
+
   // Orders we had not chosen (issue 10): the answer slow or lost, the broker down between the fetch and the release.
   it("a slow answer (after the request gave up) is counted late and dropped quietly, not refused as a malformed request", async () => {
     const { broker, w } = await setUp([rpc("an-3")]);
@@ -199,6 +226,23 @@ describe.skipIf(skip !== undefined)(`signed release rpc over mosquitto${skip ? `
     await w.publish(rpc("an-2"), encodeReleaseAnswer({ signer: "an-3", mac: MN2, released: true, requestSeq: s2! }, Date.now(), key(3)), false, { correlationData: Buffer.from(correlationData) });
     expect(await pending).toBe(true);
     expect(newAn.stats()).toMatchObject({ releasesRequested: 1, releasesRetried: 1, releasesUnanswered: 0 });
+  });
+
+  it("the answer to the first request arriving while the retry waits is the release's answer (not late): taken, no further request", async () => {
+    const { broker, w } = await setUp([rpc("an-3")]);
+    const { a: newAn } = await agent(broker, "an-2", 2);
+    await new Promise((r) => setTimeout(r, 100));
+    const pending = newAn.requestRelease("an-3", MN2, NEW_COA, 300);
+    const first = await w.next<{ body: string }>(rpc("an-3"));
+    await w.next<{ body: string }>(rpc("an-3"), (m) => m.body !== first.body, 5000);
+    // The old AN served the first one; its answer was slow and comes now, during the second's wait.
+    const s1 = (JSON.parse(first.body) as { seq: number }).seq;
+    const correlationData = w.seen.filter((s) => s.topic === rpc("an-3"))[0]!.packet.properties!.correlationData!;
+    await w.publish(rpc("an-2"), encodeReleaseAnswer({ signer: "an-3", mac: MN2, released: true, requestSeq: s1 }, Date.now(), key(3)), false, { correlationData: Buffer.from(correlationData) });
+    expect(await pending).toBe(true);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(w.seen.filter((s) => s.topic === rpc("an-3"))).toHaveLength(2);
+    expect(newAn.stats()).toMatchObject({ releasesRequested: 1, releasesRetried: 1, releasesUnanswered: 0, releaseAnswersLate: 0 });
   });
 
   it("the broker down between the fetch and the release: the request goes when it is back, and the old AN lets the MN go", async () => {

@@ -170,6 +170,45 @@ describe("an MN flapping between two APs: the old AN's care-of addresses", () =>
   });
 });
 
+describe("a handed-over CoA and its forward window", () => {
+  it("the HA's revocation ends the quarantine, but not before the forward window of that CoA is over (revocationLingerMs shorter than releaseForwardMs)", () => {
+    // The forward entry still claims the first CoA (what the HA sends to it goes to B, or to the MN
+    // back here): another MN on it would have its downlink matched to the old MN's entry.
+    const a = new Harness(forwarding({ releaseForwardMs: 5000, revocationLingerMs: 0, careOf: { mode: "pool", addresses: [COA_POOL[0]!] } }));
+    a.register(MN1, 0);
+    const coa = a.engine.session(MN1)!.careOf.address;
+    a.handle({ kind: "hand-over", mac: MN1, forwardTo: B_COA }, 1000);
+    a.fromHa(revocation(coa), 1010, HA, 434, coa);
+    expect(a.engine.counters.acknowledgementsSent).toBe(1);
+    // Within the window (until 6000): not another MN's.
+    expect(eventsOf(a.frame(dadNs("02:11:22:33:44:03"), 1020), "refused")).toMatchObject([{ reason: "coa-exhausted" }]);
+    expect(eventsOf(a.frame(dadNs("02:11:22:33:44:04"), 5999), "refused")).toMatchObject([{ reason: "coa-exhausted" }]);
+    // The window over: free.
+    expect(eventsOf(a.frame(dadNs("02:11:22:33:44:05"), 6000), "session-started")).toMatchObject([{ careOf: "203.0.113.10" }]);
+  });
+
+  it("revoked (lingering), then the release opens a window on its CoA: the CoA rests until that window is over, not only until the linger is", () => {
+    const a = new Harness(forwarding({ careOf: { mode: "pool", addresses: [COA_POOL[0]!] } }));
+    a.register(MN1, 0);
+    const coa = a.engine.session(MN1)!.careOf.address;
+    a.fromHa(revocation(coa), 1000, HA, 434, coa); // lingers, the CoA rests, both until 3000
+    a.handle({ kind: "hand-over", mac: MN1, forwardTo: B_COA }, 2500); // the window: until 4500
+    expect(a.engine.counters.forwardWindowsOpened).toBe(1);
+    expect(eventsOf(a.frame(dadNs("02:11:22:33:44:03"), 3000), "refused")).toMatchObject([{ reason: "coa-exhausted" }]);
+    expect(eventsOf(a.frame(dadNs("02:11:22:33:44:04"), 4500), "session-started")).toMatchObject([{ careOf: "203.0.113.10" }]);
+  });
+
+  it("handed over near the end of its binding: the CoA rests until the forward window is over, not only until the binding would have run out", () => {
+    const a = new Harness(forwarding({ careOf: { mode: "pool", addresses: [COA_POOL[0]!] } }));
+    a.register(MN1, 0);
+    const s = a.engine.session(MN1)!;
+    const t = s.expiresAt! - 500; // the binding's last half second
+    a.handle({ kind: "hand-over", mac: MN1, forwardTo: B_COA }, t);
+    expect(eventsOf(a.frame(dadNs("02:11:22:33:44:03"), t + 600), "refused")).toMatchObject([{ reason: "coa-exhausted" }]);
+    expect(eventsOf(a.frame(dadNs("02:11:22:33:44:04"), t + 2000), "session-started")).toMatchObject([{ careOf: "203.0.113.10" }]);
+  });
+});
+
 describe("the revocation long before the release, late, or never", () => {
   it("revoked, the linger over, then the release: nothing to release, nothing opened, the CoA free again", () => {
     const a = new Harness(forwarding({ careOf: { mode: "pool", addresses: [COA_POOL[0]!] } }));
