@@ -21,7 +21,7 @@ import type { EngineParts } from "./engine-parts.ts";
 import { ExpiringTunnelIndex } from "./expiring-tunnel-index.ts";
 import type { TunnelPacket } from "./forwarding.ts";
 import { inspectDownlink } from "./ipv6-inspect.ts";
-import { forwardedAway, releaseRevokedAway } from "./leave-hold.ts";
+import { forwardedAway, holdAway, releaseRevokedAway } from "./leave-hold.ts";
 import { PeerAccepts } from "./peer-accepts.ts";
 import type { Session } from "./session.ts";
 
@@ -122,6 +122,11 @@ export function forwardToPeer(p: EngineParts, now: number, t: TunnelPacket): boo
   if (back) {
     if (inspectDownlink(t.packet).kind === "malformed") return false;
     p.counters.forwardReturnedToMn++;
+    // It left this link again (leave-hold.ts): held with the rest of its downlink, not sent to the empty link.
+    if (back.away) {
+      holdAway(p, back, t.packet);
+      return true;
+    }
     p.counters.framesToMn++;
     p.outbox.push({ kind: "to-mn", dst: back.macBytes, src: back.haLinkLayer ?? p.config.accessMac, packet: t.packet });
     return true;

@@ -44,6 +44,24 @@ describe("A -> B -> A within the forward window (the old AN again)", () => {
     expect(a.engine.counters.packetsFromTunnelUnmatched).toBe(1);
   });
 
+  it("the MN back here and then gone from the link again (leave hold): what the HA still sends to the first CoA is held with its downlink, not sent to the empty link", () => {
+    const a = new Harness(forwarding({ leaveHoldMs: 1500 }));
+    a.register(MN1, 0);
+    const first = a.engine.session(MN1)!.careOf.address;
+    a.handle({ kind: "hand-over", mac: MN1, forwardTo: B_COA }, 1000);
+    a.handle({ kind: "import-context", context: recordFrom(B_COA), resume: false }, 1500);
+    a.answerLast({}, KEY);
+    expect(a.engine.sessionState(MN1)).toBe("bound");
+    a.handle({ kind: "station-left", mac: MN1 }, 1600);
+    expect(a.engine.session(MN1)!.away).toBe(true);
+    const out = a.tunnel(downlink(5), { outerDst: first }, 1700);
+    expect(ofKind(out, "to-mn")).toEqual([]);
+    expect(ofKind(out, "to-peer")).toEqual([]);
+    expect(a.engine.counters).toMatchObject({ forwardReturnedToMn: 1, framesLeaveHeld: 1 });
+    // Back on the link within the window: delivered then.
+    expect(ofKind(a.handle({ kind: "frame-from-mn", frame: dadNs(MN1) }, 1800), "to-mn").map((o) => o.packet)).toContainEqual(downlink(5));
+  });
+
   it("a late release of the first session (retried over a broker outage) does not cut off the MN back here: only the session on the record's CoA is released", () => {
     const a = new Harness(forwarding());
     a.register(MN1, 0);
