@@ -194,12 +194,6 @@ const fleet = z
      * that long plus the rpc timeout of every release attempt after its import). 0: off.
      */
     releaseForwardMs: z.number().int().min(0).max(30_000).default(2000),
-    /**
-     * Issue 10: a bound MN the link layer says left keeps its binding this long, its
-     * downlink held for the new AN's release (or its return here), before it
-     * deregisters (src/core/leave-hold.ts). 0 (or releaseForwardMs 0): deregister at once.
-     */
-    leaveHoldMs: z.number().int().min(0).max(10_000).default(1500),
   })
   .strict();
 
@@ -262,6 +256,16 @@ export const configSchema = z
          * it is terminating meanwhile (its shutdown "disconnects" every station first). 0: at once.
          */
         leaveSettleMs: z.number().int().min(0).max(5000).default(100),
+        /**
+         * A bound MN the link layer says left (hostapd, a per-station port's carrier) keeps
+         * its binding this long, its downlink held, before it deregisters
+         * (src/core/leave-hold.ts): a fleet's new AN asks for the release (the held frames
+         * go there), the MN may come back (they go to it), or the MN's registration at
+         * another AN moves the binding and the HA revokes ours (draft 3.2.3 step 5), its
+         * learned addresses kept at the HA; deregistering at once would delete them first.
+         * Default: 1500 with a fleet (releaseForwardMs on), 0 (deregister at once) without.
+         */
+        leaveHoldMs: z.number().int().min(0).max(10_000).optional(),
       })
       .strict()
       .prefault({}),
@@ -454,7 +458,10 @@ export function toEngineConfig(c: AnConfig, accessMac: Uint8Array, readFile: Sec
  * later. (3 x the timeout alone left a release sent after an outage of a few seconds
  * forwarding into an accept window already closed.)
  */
+/** The leave hold of a fleet AN when linkLayer.leaveHoldMs is not set: the lab's releases came 137-178 ms after the leave. */
+const DEFAULT_FLEET_LEAVE_HOLD_MS = 1500;
+
 function releaseForwarding(c: AnConfig): { releaseForwardMs: number; peerForwardAcceptMs: number; leaveHoldMs: number } {
   const ms = c.fleet?.releaseForwardMs ?? 0;
-  return { releaseForwardMs: ms, peerForwardAcceptMs: ms === 0 ? 0 : ms + RELEASE_RETRY_WINDOW_MS + RELEASE_RPC_TIMEOUT_MS, leaveHoldMs: ms === 0 ? 0 : (c.fleet?.leaveHoldMs ?? 0) };
+  return { releaseForwardMs: ms, peerForwardAcceptMs: ms === 0 ? 0 : ms + RELEASE_RETRY_WINDOW_MS + RELEASE_RPC_TIMEOUT_MS, leaveHoldMs: c.linkLayer.leaveHoldMs ?? (ms === 0 ? 0 : DEFAULT_FLEET_LEAVE_HOLD_MS) };
 }

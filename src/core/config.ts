@@ -137,10 +137,10 @@ export interface EngineConfig {
   /** Issue 10: after a handover in, 6in4 from the old AN's CoA (the signed record's) to the MN is taken this long. 0 or absent: off. */
   readonly peerForwardAcceptMs?: number;
   /**
-   * Issue 10 (leave-hold.ts): with releaseForwardMs on (a fleet), a bound MN the link
-   * layer says left keeps its binding this long, its downlink held, waiting for the
-   * new AN's release (held frames go there) or its return (they go to it); then it
-   * deregisters as before. 0 or absent: deregister at once.
+   * Issue 10 (leave-hold.ts): a bound MN the link layer says left keeps its binding
+   * this long, its downlink held, waiting for the new AN's release (held frames go
+   * there), its return (they go to it) or the HA's revocation once it registered
+   * elsewhere; then it deregisters as before. 0 or absent: deregister at once.
    */
   readonly leaveHoldMs?: number;
 }

@@ -1,7 +1,8 @@
 // Issue 10, "nothing is lost" before the release. When the link layer says a bound
-// MN left (hostapd's disconnect, a per-station port's carrier), a fleet AN
-// (releaseForwardMs on) does not deregister at once: the MN has most likely moved to
-// another AN, which will ask for a release within a moment. For `leaveHoldMs` the
+// MN left (hostapd's disconnect, a per-station port's carrier), the AN (a fleet AN by
+// default, others when configured) does not deregister at once: the MN has most likely
+// moved to another AN, which will ask for a release within a moment (a fleet) or
+// whose registration moves the binding so that the HA revokes ours (draft 3.2.3). For `leaveHoldMs` the
 // session keeps its binding (renewals go on as before) and is `away`: the datapath
 // no longer delivers to it (unbind), and the downlink its HA sends is held in the
 // session's downlink hold (the hold caps apply; refusals are counted by cap). Then:
@@ -35,9 +36,9 @@ export interface RevokedAway {
   readonly held: HeldFrames;
 }
 
-/** The leave window in force: 0 outside a fleet (no one would ask for a release). */
+/** The leave window in force (the config's mapping gives a fleet AN its default; 0: deregister at once). */
 export function leaveHoldMs(config: EngineConfig): number {
-  return (config.releaseForwardMs ?? 0) > 0 ? (config.leaveHoldMs ?? 0) : 0;
+  return config.leaveHoldMs ?? 0;
 }
 
 /** The revoked sessions' holds; `parts` is read when one is dropped (its frames leave the pool, counted). */

@@ -140,3 +140,33 @@ describe("fleet.releaseForwardMs", () => {
     expect(validateConfig(withFleet({ releaseForwardMs: 30_000 })).ok).toBe(true);
   });
 });
+
+// The leave hold (src/core/leave-hold.ts): on by default in a fleet, where a new AN asks
+// for the release; off by default without one; linkLayer.leaveHoldMs sets it either way.
+describe("linkLayer.leaveHoldMs", () => {
+  const leaveHold = (raw: unknown): number | undefined => {
+    const v = validateConfig(raw);
+    if (!v.ok) throw new Error(JSON.stringify(v.problems));
+    const e = engineConfigOf(v.config, new Uint8Array(6));
+    if (!e.ok) throw new Error(JSON.stringify(e.problems));
+    return e.engine.leaveHoldMs;
+  };
+  const withLinkLayer = (raw: Record<string, unknown>, ms: number) => ({ ...raw, linkLayer: { leaveHoldMs: ms } });
+
+  it("1500 ms in a fleet, 0 without (and with releaseForwardMs 0), unless set", () => {
+    expect(leaveHold(withFleet({}))).toBe(1500);
+    expect(leaveHold(base)).toBe(0);
+    expect(leaveHold(withFleet({ releaseForwardMs: 0 }))).toBe(0);
+    expect(leaveHold(withLinkLayer(base, 2000))).toBe(2000);
+    expect(leaveHold(withLinkLayer(withFleet({}), 0))).toBe(0);
+  });
+
+  it("is an integer 0..10000, and no longer a fleet key", () => {
+    for (const bad of [-1, 10_001, 1.5]) {
+      const v = validateConfig(withLinkLayer(base, bad as number));
+      expect(v.ok ? [] : v.problems.map((p) => p.path)).toEqual(["linkLayer.leaveHoldMs"]);
+    }
+    const v = validateConfig(withFleet({ leaveHoldMs: 1500 }));
+    expect(v.ok).toBe(false);
+  });
+});

@@ -173,8 +173,16 @@ describe("leave hold at a fleet AN", () => {
     expect(ofKind(h.handle({ kind: "hand-over", mac: MN1, forwardTo: NEW_AN_COA }, 1300), "to-peer").map((a) => a.packet)).toEqual([downlink(0), downlink(1)]);
   });
 
-  it("not outside a fleet (releaseForwardMs 0), nor with leaveHoldMs 0, nor for a session still registering: deregistering at once", () => {
-    for (const config of [fleet({ releaseForwardMs: 0 }), fleet({ leaveHoldMs: 0 })]) {
+  it("outside a fleet too when configured (the HA's revocation ends it): a registration elsewhere moves the binding, our deregistration would have deleted it", () => {
+    const { h, left, coa } = leftAt1000(fleet({ releaseForwardMs: 0 }));
+    expect(eventsOf(left, "station-left")).toEqual([{ type: "station-left", mac: MN1, cause: "link", holdMs: HOLD_MS }]);
+    expect(kinds(left)).not.toContain("send-signalling");
+    h.tunnel(downlink(1), { outerDst: coa }, 1100);
+    expect(h.engine.counters).toMatchObject({ leaveHolds: 1, framesLeaveHeld: 1 });
+  });
+
+  it("not with leaveHoldMs 0 (or absent), nor for a session still registering: deregistering at once", () => {
+    for (const config of [fleet({ leaveHoldMs: 0 }), fleet({ leaveHoldMs: undefined })]) {
       const { h, left } = leftAt1000(config);
       expect(kinds(left)).toEqual(["event:station-left", "unbind", "send-signalling", "event:registration-sent"]);
       expect(eventsOf(left, "station-left")).toEqual([{ type: "station-left", mac: MN1, cause: "link" }]);
