@@ -13,6 +13,7 @@ import type { ApplyOutcome } from "./fleet-agent.ts";
 import { FleetAgent } from "./fleet-agent.ts";
 import { HandoverFetch } from "./handover-fetch.ts";
 import type { Logger } from "./logger.ts";
+import { checkResumes } from "./resume-check.ts";
 
 export interface FleetHost {
   readonly log: Logger;
@@ -113,6 +114,32 @@ export class DaemonFleet {
     return new DaemonFleet(f, handover, host);
   }
 
+  /** Whether a restart's resumed sessions can be checked (fleet keys to verify other ANs' records). */
+  static canCheckResumes(config: AnConfig): boolean {
+    return config.fleet !== undefined && Object.keys(config.fleet.fleetKeys).length > 0;
+  }
+
+  /**
+   * After a restart: asks the broker for each resumed MAC's record and tells the
+   * engine to refresh it, or to drop it when another AN bound the MN after
+   * `savedAtWallMs` (resume-check.ts). Bounded; nothing waits for it.
+   */
+  checkResumed(macs: readonly string[], savedAtWallMs: number): void {
+    const host = this.host;
+    void checkResumes({
+      macs,
+      savedAtWallMs,
+      self: host.config().nodeId,
+      whenConnected: (ms) => this.agent.whenConnected(ms),
+      fetch: (mac, timeoutMs) => this.agent.fetchRecord(mac, timeoutMs, { remember: false }),
+      verdict: (mac, supersededBy) => {
+        if (!host.stopping()) host.feed({ kind: "resume-checked", mac, ...(supersededBy !== undefined ? { supersededBy } : {}) });
+      },
+      nowMs: () => host.monotonicMs(),
+      log: host.log,
+    });
+  }
+
   unknownStation(mac: string, frame?: Uint8Array, trigger = false): void {
     this.handover?.unknownStation(mac, frame, trigger);
   }
@@ -130,7 +157,8 @@ export class DaemonFleet {
     // topic by then, so that deregistration leaves the record (it expires with the
     // binding's lifetime). Kept until the session's release: bounded by the sessions.
     if (e.type === "leave-hold-ended" && e.outcome === "expired" && e.revoked !== true) this.leftElsewhere.add(e.mac);
-    if (e.type === "released" && !this.leftElsewhere.delete(e.mac) && e.reason !== "handed-over" && e.reason !== "revoked") this.agent.clearContext(e.mac);
+    // Superseded (a restart found another AN's newer record): that record is the MN's now.
+    if (e.type === "released" && !this.leftElsewhere.delete(e.mac) && e.reason !== "handed-over" && e.reason !== "revoked" && e.reason !== "superseded") this.agent.clearContext(e.mac);
     // A refresh extends the binding: the record (whose expiry is the binding's) is written again.
     if (e.type === "refreshed") this.contextChanged(e.mac);
   }

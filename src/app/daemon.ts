@@ -37,6 +37,7 @@ import { EXIT } from "./process-signals.ts";
 import type { SignalTarget } from "./process-signals.ts";
 import { loadEffectiveConfig } from "./remote-config.ts";
 import { RestartState } from "./restart-state.ts";
+import { RESUME_HOLD_MS } from "./resume-check.ts";
 import { LinkLayer } from "./link-layer.ts";
 import { StationControls } from "./station-controls.ts";
 import { TelemetrySampler } from "./telemetry-sampler.ts";
@@ -161,7 +162,9 @@ export class Daemon implements SignalTarget {
         this.log.error({ pcap: path, err: describeError(e) }, "cannot open the pcap file: running without capture");
       }
     }
-    this.state.restore();
+    // In a fleet, the resumed refreshes wait (bounded) for the check that the MN did not move meanwhile (resume-check.ts).
+    const checkResumes = DaemonFleet.canCheckResumes(c);
+    const resumed = this.state.restore(checkResumes ? RESUME_HOLD_MS : 0);
     this.datapath.start({
       frameFromMn: (frame) => this.driver.input({ kind: "frame-from-mn", frame }),
       tunnelPacket: (outerSrc, outerDst, greKey, packet) => this.driver.input({ kind: "tunnel-packet", outerSrc, outerDst, greKey, packet }),
@@ -230,6 +233,14 @@ export class Daemon implements SignalTarget {
       wallMs: () => this.clock.wallMs(),
       monotonicMs: () => this.clock.monotonicMs(),
     });
+    if (checkResumes && resumed && resumed.macs.length > 0) {
+      if (this.fleet) this.fleet.checkResumed(resumed.macs, resumed.savedAtWallMs);
+      else {
+        // The fleet did not start: nobody will check, refresh now as without a fleet.
+        for (const mac of resumed.macs) this.driver.input({ kind: "resume-checked", mac });
+        this.driver.settle();
+      }
+    }
   }
 
   private onEvent(e: AnEvent): void {

@@ -84,6 +84,8 @@ export interface FleetStats {
 export interface FetchedContext {
   readonly context: SessionContext;
   readonly signer: string;
+  /** The signer's wall clock when it wrote the record (its bind or refresh of the MN). */
+  readonly issuedAtMs: number;
 }
 
 /** The ack retained on <p>/an/<id>/config/ack. Never holds config values, only paths and messages. */
@@ -445,8 +447,12 @@ export class FleetAgent {
     return (await this.fetchRecord(mac, timeoutMs))?.context;
   }
 
-  /** fetchContext, with the record's signer. */
-  async fetchRecord(mac: string, timeoutMs = 500): Promise<FetchedContext | undefined> {
+  /**
+   * fetchContext, with the record's signer. `o.remember: false`: a look that imports
+   * nothing (the restart's resume check, resume-check.ts) leaves the replay window
+   * alone, so a later handover fetch of the same record is not refused as replayed.
+   */
+  async fetchRecord(mac: string, timeoutMs = 500, o: { readonly remember?: boolean } = {}): Promise<FetchedContext | undefined> {
     if (!this.link.connected) return undefined;
     const topic = this.topics.context(mac);
     if (this.fetches.has(topic)) return undefined;
@@ -473,9 +479,17 @@ export class FleetAgent {
       this.logRefusal("context record rejected: registering from scratch", v.reason, { mac, detail: v.detail });
       return undefined;
     }
-    this.window.accept(v.body.signer, mac, v.body.seq);
+    if (o.remember ?? true) this.window.accept(v.body.signer, mac, v.body.seq);
     this.counters.recordsAccepted++;
-    return { context: v.body.context, signer: v.body.signer };
+    return { context: v.body.context, signer: v.body.signer, issuedAtMs: v.body.issuedAtMs };
+  }
+
+  /** Resolves true once the broker is connected (at once if it is), false after `ms` without (or at stop). */
+  async whenConnected(ms: number): Promise<boolean> {
+    if (this.link.connected) return true;
+    if (this.stopped) return false;
+    await this.nextConnect(ms);
+    return this.link.connected && !this.stopped;
   }
 
   // ---- rpc: release on the new AN's request (MQTT 5 request/response, signed: release-rpc.ts) --

@@ -77,20 +77,25 @@ export class RestartState {
     }
   }
 
-  /** At start: every valid context resumed, its lifetime shortened by the time the AN was down. */
-  restore(): void {
+  /**
+   * At start: every valid context resumed, its lifetime shortened by the time the AN
+   * was down. `holdRefreshMs` > 0 (a fleet that can tell whether the MN moved
+   * meanwhile, resume-check.ts): the refreshes wait at most that long for its verdict.
+   * Returns the MACs resumed and when the file was written, for that check.
+   */
+  restore(holdRefreshMs = 0): { readonly macs: string[]; readonly savedAtWallMs: number } | undefined {
     const path = this.path();
-    if (!path) return;
+    if (!path) return undefined;
     let state;
     try {
       state = readStateFile(path);
     } catch (e) {
       this.log.error({ path, err: describeError(e) }, "state file unreadable: starting without it");
-      return;
+      return undefined;
     }
-    if (!state) return;
+    if (!state) return undefined;
     const elapsed = Math.max(0, this.clock.wallMs() - state.savedAtWallMs);
-    let restored = 0;
+    const macs: string[] = [];
     for (const raw of state.contexts) {
       const v = validateContext(raw);
       if (!v.ok) {
@@ -98,11 +103,12 @@ export class RestartState {
         continue;
       }
       const context = { ...v.value, remainingLifetimeMs: Math.max(0, v.value.remainingLifetimeMs - elapsed) };
-      this.driver.input({ kind: "import-context", context, resume: true });
+      this.driver.input({ kind: "import-context", context, resume: true, ...(holdRefreshMs > 0 ? { holdRefreshMs } : {}) });
       // Only contexts the engine took (a refused one has no session, so no record).
-      if (this.driver.engine.session(context.mac)) restored++;
+      if (this.driver.engine.session(context.mac)) macs.push(context.mac);
     }
     this.driver.settle();
-    this.log.info({ path, restored, of: state.contexts.length }, "state restored");
+    this.log.info({ path, restored: macs.length, of: state.contexts.length, ...(holdRefreshMs > 0 ? { refreshHeldMs: holdRefreshMs } : {}) }, "state restored");
+    return { macs, savedAtWallMs: state.savedAtWallMs };
   }
 }

@@ -43,10 +43,19 @@ export function exportSession(now: number, s: Readonly<Session>): SessionContext
 
 /**
  * A record becomes a session. `resume`: our own record after a restart (its CoA and
- * binding kept while the lifetime lasts, refreshed now); otherwise a handover in from
- * another AN (register anew at once; its interruption starts at `firstSeenAt`).
+ * binding kept while the lifetime lasts, refreshed now, or after at most
+ * `holdRefreshMs` when the app checks first: resumeChecked); otherwise a handover in
+ * from another AN (register anew at once; its interruption starts at `firstSeenAt`).
  */
-export function importSession(p: EngineParts, parts: ImportParts, now: number, c: SessionContext, resume: boolean, firstSeenAt: number | undefined): void {
+export function importSession(
+  p: EngineParts,
+  parts: ImportParts,
+  now: number,
+  c: SessionContext,
+  resume: boolean,
+  firstSeenAt: number | undefined,
+  holdRefreshMs = 0,
+): void {
   const config = p.config;
   const macBytes = parseMac(c.mac);
   const realm = realmForNai(config, c.nai);
@@ -101,6 +110,38 @@ export function importSession(p: EngineParts, parts: ImportParts, now: number, c
     s.expiresAt = now + c.remainingLifetimeMs;
     s.grantedLifetimeS = Math.ceil(c.remainingLifetimeMs / 1000);
     parts.forwarding.startForwarding(now, s);
+    if (holdRefreshMs > 0) {
+      // The MN may have moved to another AN while we were down (its HA's revocation of
+      // us then went unheard): a refresh would take the binding back from that AN
+      // (RFC 5944 3.8.2.2, S bit clear). The refresh waits for the app's check, never
+      // longer than the hold: the retransmit timer sends it (renewalDue), as a renewal.
+      p.resumeHeld.add(s);
+      const until = now + holdRefreshMs;
+      p.timers.only(s, "retransmit", until);
+      p.timers.set(s, "expiry", Math.max(s.expiresAt, until));
+      return;
+    }
   }
   parts.registration.sendRequest(now, s);
+}
+
+/**
+ * The app's check of a held resume (import-context holdRefreshMs): refresh now, or,
+ * `supersededBy` another AN that bound the MN after our state was saved, drop the
+ * session without a request (a deregistration would only delete our own CoA's
+ * binding, which the HA already moved). Too late (the hold ran out and the refresh
+ * went, or the session ended or changed): nothing.
+ */
+export function resumeChecked(p: EngineParts, parts: ImportParts, now: number, mac: string, supersededBy: string | undefined): void {
+  const s = p.table.get(mac);
+  if (!s || !p.resumeHeld.has(s)) return;
+  p.resumeHeld.delete(s);
+  if (s.state !== "renewing" || s.attempts !== 0) return;
+  if (supersededBy === undefined) {
+    parts.registration.sendRequest(now, s);
+    return;
+  }
+  p.counters.resumesSuperseded++;
+  p.outbox.emit({ type: "resume-superseded", mac: s.mac, by: supersededBy });
+  parts.lifecycle.remove(now, s, "superseded");
 }

@@ -80,6 +80,8 @@ export function newEngineCounters() {
     deregistrationsSent: 0,
     contextsImported: 0,
     contextsRejected: 0,
+    /** Resumed sessions (restart) dropped before their refresh: another AN bound the MN meanwhile (resume-checked). */
+    resumesSuperseded: 0,
     /** Issue 10: forwarding on handover (handover-forward.ts). Old AN: */
     forwardWindowsOpened: 0,
     framesForwardedToPeer: 0,

@@ -44,6 +44,8 @@ export interface EngineParts {
   readonly registrationStats: RegistrationStats;
   /** Issue 10: imported sessions waiting for their first forwarded frame (handover interruption). */
   readonly handovers: HandoverStats;
+  /** Resumed sessions whose refresh waits for the app's check (import-context holdRefreshMs; resume-checked). */
+  readonly resumeHeld: WeakSet<Session>;
   /** issue 9 item 5: set by the shutdown input; deadlines then send what is owed and end sessions. */
   shuttingDown: boolean;
 }

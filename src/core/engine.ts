@@ -18,7 +18,8 @@ import { MipMessageType } from "../wire/mip-types.ts";
 import { CareOfAllocator } from "./care-of.ts";
 import type { CareOf } from "./care-of.ts";
 import type { EngineConfig } from "./config.ts";
-import { exportSession, importSession } from "./context-transfer.ts";
+import { exportSession, importSession, resumeChecked } from "./context-transfer.ts";
+import type { ImportParts } from "./context-transfer.ts";
 import type { SessionContext } from "./context.ts";
 import { newEngineCounters } from "./counters.ts";
 import type { EngineCounters } from "./counters.ts";
@@ -72,7 +73,17 @@ export type EngineInput =
       readonly resume: boolean;
       /** A handover's start (monotonic ms): when this AN first heard the MN (the frame that led to the fetch); absent: now. */
       readonly firstSeenAt?: number;
+      /**
+       * `resume` only: the refresh waits at most this long (ms) for a "resume-checked"
+       * (the app asks the fleet whether another AN bound the MN meanwhile); forwarding starts at once.
+       */
+      readonly holdRefreshMs?: number;
     }
+  /**
+   * The app's answer for a resumed session held by holdRefreshMs: refresh now, or
+   * (`supersededBy`: the AN whose record is newer) drop it without any request.
+   */
+  | { readonly kind: "resume-checked"; readonly mac: string; readonly supersededBy?: string }
   /** The MN now belongs to another AN: let go without deregistering (the HA revokes us); forwardTo: its CoA there (handover-forward.ts). */
   | {
       readonly kind: "hand-over";
@@ -125,6 +136,7 @@ export class Engine {
       entryHoldOff: new EntryHoldOff(config.maxSessions),
       registrationStats: new RegistrationStats(() => this.p.config),
       handovers: new HandoverStats(),
+      resumeHeld: new WeakSet(),
       shuttingDown: false,
     };
     this.registration = new RegistrationClient(this.p);
@@ -155,7 +167,9 @@ export class Engine {
           (macBytes) => this.p.config.linkLayer?.requireAuthorised !== true || this.authorisedStations.has(macBytes),
         );
       case "import-context":
-        return this.onImport(now, input.context, input.resume, input.firstSeenAt);
+        return this.onImport(now, input.context, input.resume, input.firstSeenAt, input.holdRefreshMs);
+      case "resume-checked":
+        return resumeChecked(this.p, this.importParts(), now, input.mac, input.supersededBy);
       case "hand-over":
         return handOver(this.p, now, input.mac, input.forwardTo, input.careOf, (s) => {
           this.lifecycle.step(now, s, "handed-over");
@@ -426,7 +440,11 @@ export class Engine {
 
   // ---- import ---------------------------------------------------------------------
 
-  private onImport(now: number, c: SessionContext, resume: boolean, firstSeenAt: number | undefined): void {
-    importSession(this.p, { lifecycle: this.lifecycle, forwarding: this.forwarding, registration: this.registration }, now, c, resume, firstSeenAt);
+  private importParts(): ImportParts {
+    return { lifecycle: this.lifecycle, forwarding: this.forwarding, registration: this.registration };
+  }
+
+  private onImport(now: number, c: SessionContext, resume: boolean, firstSeenAt: number | undefined, holdRefreshMs: number | undefined): void {
+    importSession(this.p, this.importParts(), now, c, resume, firstSeenAt, holdRefreshMs);
   }
 }

@@ -13,7 +13,9 @@ export type ReleaseReason =
   | "handed-over"
   | "hold-off-over"
   | "shutdown"
-  | "reconfigured";
+  | "reconfigured"
+  /** A resumed session (restart) whose MN another AN bound meanwhile: dropped before its refresh. */
+  | "superseded";
 
 export type RefusalReason = "session-cap" | "coa-exhausted" | "no-realm" | "nai-in-use" | "nai-too-long" | "start-rate" | "no-identity" | "no-key" | "entry-hold-off" | "revocation-linger";
 
@@ -50,6 +52,8 @@ export type AnEvent =
    */
   | { readonly type: "leave-hold-ended"; readonly mac: string; readonly outcome: "forwarded" | "returned" | "expired" | "ended"; readonly frames: number; readonly revoked?: true }
   | { readonly type: "released"; readonly mac: string; readonly reason: ReleaseReason }
+  /** After a restart: the fleet record says another AN (`by`) bound this MN since our state was saved; not resumed. */
+  | { readonly type: "resume-superseded"; readonly mac: string; readonly by: string }
   /** Issue 10: the released (or revoked) MN's downlink goes on to the new AN for windowMs. */
   | { readonly type: "forwarding-to-peer"; readonly mac: string; readonly target: string; readonly windowMs: number }
   | { readonly type: "hold-dropped"; readonly mac: string; readonly reason: string }

@@ -138,6 +138,47 @@ describe("import as resume (our own record after a restart)", () => {
     expect(restarted.engine.sessionState(MN1)).toBe("bound");
   });
 
+  it("holdRefreshMs: forwards at once, sends the refresh only on resume-checked (or when the hold runs out)", () => {
+    const { ctx } = exported(100_000);
+    const restarted = new Harness();
+    const actions = restarted.handle({ kind: "import-context", context: roundTrip(ctx), resume: true, holdRefreshMs: 3000 }, 0);
+    expect(kinds(actions).slice(0, 2)).toEqual(["event:session-started", "bind"]);
+    expect(requestsIn(actions)).toEqual([]);
+    expect(ofKind(restarted.frame(dataFrame(mac(MN1), ROUTER, ip6("2001:db8::1")), 10), "to-tunnel")).toHaveLength(1);
+    expect(requestsIn(restarted.advanceTo(2999))).toEqual([]);
+    const checked = restarted.handle({ kind: "resume-checked", mac: MN1 }, 2999);
+    expect(requestsIn(checked)).toHaveLength(1);
+    expect(parsedRequest(requestsIn(checked)[0]!.bytes).message.lifetime).toBeGreaterThan(0);
+    // A second verdict (or a late one) changes nothing.
+    expect(restarted.handle({ kind: "resume-checked", mac: MN1, supersededBy: "an-b" }, 3100)).toEqual([]);
+    expect(eventsOf(restarted.answerLast(), "refreshed")).toHaveLength(1);
+    expect(restarted.engine.counters.resumesSuperseded).toBe(0);
+  });
+
+  it("holdRefreshMs with no verdict: the hold's end sends the refresh, and a verdict after it is ignored", () => {
+    const { ctx } = exported(100_000);
+    const restarted = new Harness();
+    restarted.handle({ kind: "import-context", context: roundTrip(ctx), resume: true, holdRefreshMs: 3000 }, 0);
+    expect(requestsIn(restarted.advanceTo(3000))).toHaveLength(1);
+    expect(restarted.handle({ kind: "resume-checked", mac: MN1, supersededBy: "an-b" }, 3100)).toEqual([]);
+    expect(restarted.engine.sessionState(MN1)).toBe("renewing");
+    expect(restarted.engine.counters.resumesSuperseded).toBe(0);
+  });
+
+  it("superseded: the session goes without any request (no refresh, no deregistration), counted and told", () => {
+    const { ctx } = exported(100_000);
+    const restarted = new Harness();
+    restarted.handle({ kind: "import-context", context: roundTrip(ctx), resume: true, holdRefreshMs: 3000 }, 0);
+    const dropped = restarted.handle({ kind: "resume-checked", mac: MN1, supersededBy: "an-b" }, 500);
+    expect(requestsIn(dropped)).toEqual([]);
+    expect(eventsOf(dropped, "resume-superseded")).toEqual([{ type: "resume-superseded", mac: MN1, by: "an-b" }]);
+    expect(eventsOf(dropped, "released")).toEqual([{ type: "released", mac: MN1, reason: "superseded" }]);
+    expect(ofKind(dropped, "unbind")).toHaveLength(1);
+    expect(restarted.engine.session(MN1)).toBeUndefined();
+    expect(restarted.engine.counters.resumesSuperseded).toBe(1);
+    expect(requestsIn(restarted.advanceTo(10_000))).toEqual([]);
+  });
+
   it("with no lifetime left registers anew instead", () => {
     const { ctx } = exported(100_000);
     const restarted = new Harness();
