@@ -3,6 +3,7 @@
 // a buffer (to check what reaches the log), and counters standing in for the
 // engine's. The broker is a real mosquitto; only the packet sockets are absent.
 import { Writable } from "node:stream";
+import { afterEach } from "vitest";
 import { ConfigKeeper } from "../../../src/app/config-keeper.ts";
 import type { LoadedConfig } from "../../../src/app/config-file.ts";
 import type { AnConfig } from "../../../src/app/config-schema.ts";
@@ -113,6 +114,19 @@ export class ComponentHost implements FleetHost {
 /** The Ed25519 seed of test AN n (32 bytes of n), and its raw public key in hex (for fleetKeys). */
 export const seed = (n: number): Buffer => Buffer.alloc(32, n);
 export const publicKeyHex = (n: number): string => rawPublicKey(privateKeyFromSeed(seed(n))).toString("hex");
+
+/** The topic prefix the fleet tests use, and the public keys of test ANs an-1 and an-2. */
+export const TEST_PREFIX = "netmip/v1";
+export const TWO_AN_KEYS: Readonly<Record<string, string>> = { "an-1": publicKeyHex(1), "an-2": publicKeyHex(2) };
+
+/** A list of cleanups run after each test of the calling file, last added first; a failing one does not stop the rest. */
+export function cleanupsAfterEach(): (() => Promise<void> | void)[] {
+  const cleanups: (() => Promise<void> | void)[] = [];
+  afterEach(async () => {
+    for (const c of cleanups.splice(0).reverse()) await Promise.resolve(c()).catch(() => undefined);
+  });
+  return cleanups;
+}
 
 /** A connected agent for node `id` signing with seed(n) (lab-only secrets without TLS); `cleanup` gets its stop. */
 export async function startAgent(

@@ -4,7 +4,7 @@
 // the fetch finds and verifies the record, the import registers at once (the MN's
 // identification and the HA's link-layer address carried over). A flood of random
 // MACs is rate-limited; with the broker down nothing is found and nothing waits.
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { HandoverFetch } from "../../../src/app/handover-fetch.ts";
 import type { Action } from "../../../src/core/events.ts";
 import { parseRegistrationRequest } from "../../../src/wire/mip-registration.ts";
@@ -13,15 +13,12 @@ import { Broker, mosquittoUnavailableReason } from "../../support/mosquitto.ts";
 import { until } from "../../support/mqtt-watch.ts";
 import { sampleContext } from "../../support/contexts.ts";
 import { CODEC, HA, Harness, makeConfig, MN1, MN2 } from "../../unit/core/harness.ts";
-import { publicKeyHex, startAgent } from "./fleet-host.ts";
+import { cleanupsAfterEach, startAgent, TEST_PREFIX, TWO_AN_KEYS } from "./fleet-host.ts";
 
 const skip = mosquittoUnavailableReason();
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await Promise.resolve(c()).catch(() => undefined);
-});
-const P = "netmip/v1";
-const fleetKeys = { "an-1": publicKeyHex(1), "an-2": publicKeyHex(2) };
+const cleanups = cleanupsAfterEach();
+const P = TEST_PREFIX;
+const fleetKeys = TWO_AN_KEYS;
 const agent = (broker: Broker, id: string, n: number) => startAgent(broker.url, P, id, n, fleetKeys, (stop) => cleanups.push(stop));
 
 describe.skipIf(skip !== undefined)(`handover context fetch over mosquitto${skip ? ` (skipped: ${skip})` : ""}`, () => {

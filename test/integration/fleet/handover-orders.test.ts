@@ -3,7 +3,7 @@
 // wrote its record. A finds its OWN record on the broker (B writes its record at its
 // bind); A must ask B (to whom it released the MN) to let go, and take B's 6in4 from
 // the CoA B named for the MN, not from A's own old CoA.
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { DaemonFleet } from "../../../src/app/daemon-fleet.ts";
 import type { FleetHost } from "../../../src/app/daemon-fleet.ts";
 import type { EngineInput } from "../../../src/core/engine.ts";
@@ -12,15 +12,12 @@ import { dadNeighborSolicitation, echoRequestPacket, ip6, mac, mldReport } from 
 import { Broker, mosquittoUnavailableReason } from "../../support/mosquitto.ts";
 import { until } from "../../support/mqtt-watch.ts";
 import { Harness, KEY, makeConfig, MN1, ofKind, v4 } from "../../unit/core/harness.ts";
-import { baseDocument, ComponentHost, publicKeyHex, seed, startAgent } from "./fleet-host.ts";
+import { baseDocument, cleanupsAfterEach, ComponentHost, seed, startAgent, TEST_PREFIX, TWO_AN_KEYS } from "./fleet-host.ts";
 
 const skip = mosquittoUnavailableReason();
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await Promise.resolve(c()).catch(() => undefined);
-});
-const P = "netmip/v1";
-const fleetKeys = { "an-1": publicKeyHex(1), "an-2": publicKeyHex(2) };
+const cleanups = cleanupsAfterEach();
+const P = TEST_PREFIX;
+const fleetKeys = TWO_AN_KEYS;
 const B_COA = v4("198.18.0.20");
 const MN_ADDRESS = "2001:db8:1::11";
 

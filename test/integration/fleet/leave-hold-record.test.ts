@@ -4,22 +4,19 @@
 // for the MN on the shared per-MAC topic. The old AN's deregistration at the window's
 // end must not clear that record; a deregistration without a leave hold still clears
 // the AN's own record, as before. Real mosquitto; the engine's events fed by hand.
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { DaemonFleet } from "../../../src/app/daemon-fleet.ts";
 import type { FleetHost as DaemonFleetHost } from "../../../src/app/daemon-fleet.ts";
 import { Broker, mosquittoUnavailableReason } from "../../support/mosquitto.ts";
 import { until, Watcher } from "../../support/mqtt-watch.ts";
 import { sampleContext } from "../../support/contexts.ts";
-import { baseDocument, ComponentHost, publicKeyHex, seed, startAgent } from "./fleet-host.ts";
+import { baseDocument, cleanupsAfterEach, ComponentHost, seed, startAgent, TEST_PREFIX, TWO_AN_KEYS } from "./fleet-host.ts";
 
 const skip = mosquittoUnavailableReason();
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await Promise.resolve(c()).catch(() => undefined);
-});
+const cleanups = cleanupsAfterEach();
 
-const P = "netmip/v1";
-const fleetKeys = { "an-1": publicKeyHex(1), "an-2": publicKeyHex(2) };
+const P = TEST_PREFIX;
+const fleetKeys = TWO_AN_KEYS;
 const MOVED = "02:11:22:33:44:01";
 const GONE = "02:11:22:33:44:02";
 const topic = (mac: string) => `${P}/ctx/${mac.replace(/:/g, "")}`;

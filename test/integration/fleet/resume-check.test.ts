@@ -4,20 +4,17 @@
 // every MAC gets exactly one verdict even when the bound runs out first; the look
 // leaves the replay window alone, so a later handover fetch of the same record
 // still imports it. The daemon-level test is resume-superseded.test.ts.
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { checkResumes } from "../../../src/app/resume-check.ts";
 import { createLogger } from "../../../src/app/logger.ts";
 import { Broker, mosquittoUnavailableReason } from "../../support/mosquitto.ts";
 import { sampleContext } from "../../support/contexts.ts";
-import { publicKeyHex, startAgent } from "./fleet-host.ts";
+import { cleanupsAfterEach, startAgent, TEST_PREFIX, TWO_AN_KEYS } from "./fleet-host.ts";
 
 const skip = mosquittoUnavailableReason();
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await Promise.resolve(c()).catch(() => undefined);
-});
-const P = "netmip/v1";
-const fleetKeys = { "an-1": publicKeyHex(1), "an-2": publicKeyHex(2) };
+const cleanups = cleanupsAfterEach();
+const P = TEST_PREFIX;
+const fleetKeys = TWO_AN_KEYS;
 const macOf = (i: number): string => `02:00:00:00:${((i >> 8) & 0xff).toString(16).padStart(2, "0")}:${(i & 0xff).toString(16).padStart(2, "0")}`;
 const silent = createLogger("fatal");
 

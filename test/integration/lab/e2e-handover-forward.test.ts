@@ -9,11 +9,11 @@
 // (releaseForwardMs 0) loses the probes of that window: the test can fail.
 import { execFileSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { daemonCommand, LAB, Topology } from "../../lab/topology.ts";
-import type { AnConfigFile, AnIndex, AnProcess, HaProcess, MnNode } from "../../lab/topology.ts";
+import { LAB, Topology } from "../../lab/topology.ts";
+import type { AnConfigFile, AnIndex, HaProcess, MnNode } from "../../lab/topology.ts";
 import { netnsUnavailableReason, waitFor } from "../../support/netns.ts";
 import { mosquittoUnavailableReason } from "../../support/mosquitto.ts";
-import { anEvents, attach, eventOf, sendTimes, startAn, telemetry, waitAnEvent } from "./lab-steps.ts";
+import { anEvents, attach, eventOf, sendTimes, startAn, telemetry, waitAnEvent, waitForRecord } from "./lab-steps.ts";
 
 const skipReason = netnsUnavailableReason() ?? mosquittoUnavailableReason();
 if (skipReason) console.warn(`lab e2e handover forwarding: skipped: ${skipReason}`);
@@ -44,19 +44,6 @@ describe.skipIf(skipReason !== undefined)("lab end to end: handover forwarding, 
     return { ...c, fleet: { ...c.fleet!, releaseForwardMs } };
   };
 
-  /** Waits until the broker holds `mn`'s record signed by `signer` naming `address` (`an fleet context`, the same firmware). */
-  const recordBy = async (an: AnProcess, mn: MnNode, signer: string, address: string): Promise<void> => {
-    const [cmd, ...first] = daemonCommand(daemon);
-    const deadline = Date.now() + 10_000;
-    for (;;) {
-      const r = await t.lab.run(t.an(1).ns, cmd, [...first, "fleet", "context", mn.mac, "--timeout-s", "1", "--config", an.configFile], 15_000);
-      const rec = r.code === 0 ? (JSON.parse(r.stdout) as { signer: string; context: { addresses: string[] } }) : undefined;
-      if (rec?.signer === signer && rec.context.addresses.includes(address)) return;
-      if (Date.now() > deadline) throw new Error(`no record of ${mn.mac} by ${signer} with ${address}`);
-      await new Promise((res) => setTimeout(res, 200));
-    }
-  };
-
   async function run(mn: MnNode, backend: "kernel" | "userspace", releaseForwardMs: number) {
     const [an1, an2] = await Promise.all([startAn(t, 1, daemon, config(1, backend, releaseForwardMs)), startAn(t, 2, daemon, config(2, backend, releaseForwardMs))]);
     try {
@@ -64,7 +51,7 @@ describe.skipIf(skipReason !== undefined)("lab end to end: handover forwarding, 
       for (const an of [an1, an2]) expect(an.logs.find((l) => l.msg === "datapath opened")).toMatchObject({ backend });
       const address = await attach(t, mn, 1, an1);
       await t.startEcho(mn.ns);
-      await recordBy(an1, mn, "an1", address);
+      await waitForRecord(t, daemon, an1, mn, "an1", address);
       const capture = await t.capture(t.an(2).ns, "up0", "ip proto 41 and src net 10.64.0.96/28 and dst net 10.64.0.112/28");
       const stream = await t.pingStream(t.cnNs, address, { intervalMs: PROBE_MS, waitMs: 500 });
       await waitFor(() => (stream.replies.length >= 10 ? true : undefined), 5_000, "probes answered through AN1");

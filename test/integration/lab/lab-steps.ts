@@ -4,6 +4,7 @@ import { ETHERTYPE_IPV6, parseEthernet } from "../../../src/wire/ethernet.ts";
 import { IPPROTO_UDP } from "../../../src/wire/ipv4.ts";
 import { formatIpv6 } from "../../../src/wire/ipv6-address.ts";
 import { formatMac } from "../../../src/wire/mac.ts";
+import { daemonCommand } from "../../lab/topology.ts";
 import type { AnConfigFile, AnIndex, AnProcess, MnNode, Topology } from "../../lab/topology.ts";
 import { waitFor } from "../../support/netns.ts";
 import { readPcap } from "../../support/pcap-reader.ts";
@@ -39,6 +40,19 @@ export async function attach(t: Topology, mn: MnNode, index: AnIndex, an: AnProc
   t.moveMn(mn, index);
   await waitAnEvent(an, "registered", mn.mac, 10_000, nth);
   return t.waitForGlobalAddress(mn, 15_000);
+}
+
+/** Waits until the broker holds `mn`'s record signed by `signer` naming `address` (read with `an fleet context`, the same firmware, from `an`'s config). */
+export async function waitForRecord(t: Topology, daemon: string, an: AnProcess, mn: MnNode, signer: string, address: string): Promise<void> {
+  const [cmd, ...first] = daemonCommand(daemon);
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const r = await t.lab.run(t.an(1).ns, cmd, [...first, "fleet", "context", mn.mac, "--timeout-s", "1", "--config", an.configFile], 15_000);
+    const rec = r.code === 0 ? (JSON.parse(r.stdout) as { signer: string; context: { addresses: string[] } }) : undefined;
+    if (rec?.signer === signer && rec.context.addresses.includes(address)) return;
+    if (Date.now() > deadline) throw new Error(`no record of ${mn.mac} by ${signer} with ${address}`);
+    await new Promise((res) => setTimeout(res, 200));
+  }
 }
 
 export type Telemetry = { engine: Record<string, number>; datapath: { fastPath?: { slow: Record<string, number> } } };
